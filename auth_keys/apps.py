@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class AuthKeysConfig(AppConfig):
+    name = "auth_keys"
+    verbose_name = "Personal API keys"

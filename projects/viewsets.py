@@ -1,0 +1,70 @@
+"""The one base for views under `/api/projects/{project_id}/`: tenancy lives here and nowhere else."""
+
+from django.db.models import Exists, OuterRef
+from django.utils.functional import cached_property
+from rest_framework import exceptions, viewsets
+from rest_framework.permissions import IsAuthenticated
+
+from auth_keys.permissions import APIScopePermission
+
+from .models import OrganizationMembership, Project
+from .permissions import ProjectAccessPermission
+
+# Largest id a bigint column holds; a larger number names no project (and must not overflow a query).
+MAX_PROJECT_ID = 2**63 - 1
+
+
+class ProjectScopedViewSet(viewsets.GenericViewSet):
+    """Resolves the project from the URL, checks access in the contract's order, and filters every
+    queryset by that project.
+
+    Subclasses declare `scope_object` and `queryset`, and may narrow the queryset in
+    `get_project_queryset`; they may not override `get_queryset`, so no view can forget the project.
+    """
+
+    scope_object: str | None = None
+    permission_classes = [IsAuthenticated, APIScopePermission, ProjectAccessPermission]
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "get_queryset" in cls.__dict__:
+            raise TypeError(f"{cls.__name__} must override get_project_queryset, not get_queryset.")
+
+    def initial(self, request, *args, **kwargs):
+        # A method this route does not take is a 405 (with `Allow`), whoever asks.
+        if self.action is None:
+            raise exceptions.MethodNotAllowed(request.method)
+        super().initial(request, *args, **kwargs)
+
+    def check_permissions(self, request):
+        # Contract order: no or bad key (401), then unknown project (404), then the 403s.
+        if not request.user or not request.user.is_authenticated:
+            self.permission_denied(request)
+        self.project  # noqa: B018 -- raises 404 for an unknown project
+        super().check_permissions(request)
+
+    @cached_property
+    def project(self) -> Project:
+        raw_id = str(self.kwargs.get("project_id", ""))
+        project = None
+        if raw_id.isascii() and raw_id.isdigit() and 0 < int(raw_id) <= MAX_PROJECT_ID:
+            memberships = OrganizationMembership.objects.filter(
+                organization_id=OuterRef("organization_id"), user_id=self.request.user.pk
+            )
+            project = (
+                Project.objects.select_related("organization")
+                .annotate(user_is_member=Exists(memberships))
+                .filter(pk=int(raw_id))
+                .first()
+            )
+        if project is None:
+            raise exceptions.NotFound("Project not found.")
+        return project
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # drf-spectacular inspecting the view
+            return super().get_queryset().none()
+        return self.get_project_queryset(super().get_queryset().filter(project_id=self.project.id))
+
+    def get_project_queryset(self, queryset):
+        return queryset

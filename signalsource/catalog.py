@@ -1,0 +1,211 @@
+"""The catalog of signal sources: one table that the model, serializer, admin and OpenAPI read.
+
+Adding a source is one `Source(...)` entry in `SOURCES` (plus the migration Django generates for the
+new choice). Each source names the config keys it understands; every source also understands the
+keys in `COMMON_CONFIG_RULES`. Keys a source does not know are kept as sent.
+"""
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+MAX_CONFIG_BYTES = 64 * 1024
+
+
+class ConfigError(ValueError):
+    """A config value that breaks a rule; its message is shown to the client as is."""
+
+
+@dataclass(frozen=True)
+class ConfigRule:
+    key: str
+    description: str
+    schema: dict  # JSON schema of the value, for the OpenAPI description
+    clean: Callable[[Any], Any]  # returns the value to store, or raises ConfigError
+
+
+@dataclass(frozen=True)
+class Source:
+    product: str
+    type: str
+    label: str
+    status_from: str  # what reports this source's processing status
+    config_rules: tuple[ConfigRule, ...] = field(default=())
+
+
+# --- Config rules (PostHog's messages) ----------------------------------------------------------
+
+
+def _recording_filters(value):
+    if not isinstance(value, dict):
+        raise ConfigError("recording_filters must be a JSON object")
+    return value
+
+
+def _sample_rate(value):
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise ConfigError("sample_rate must be a number between 0 and 1")
+    return value
+
+
+STEERING_MAX_LENGTH = 2000
+
+
+def _steering(value):
+    if not isinstance(value, str):
+        raise ConfigError("steering must be a string")
+    if len(value) > STEERING_MAX_LENGTH:
+        raise ConfigError(f"steering must be at most {STEERING_MAX_LENGTH} characters")
+    return value
+
+
+def _default_not_actionable(value):
+    if not isinstance(value, bool):
+        raise ConfigError("default_not_actionable must be a boolean")
+    return value
+
+
+LINEAR_TEAM_IDS_MAX_ITEMS = 100
+LINEAR_TEAM_ID_MAX_LENGTH = 255
+
+
+def _linear_team_ids(value):
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ConfigError("linear_team_ids must be a list of strings")
+    if len(value) > LINEAR_TEAM_IDS_MAX_ITEMS:
+        raise ConfigError(f"linear_team_ids must have at most {LINEAR_TEAM_IDS_MAX_ITEMS} items")
+    cleaned = [item.strip() for item in value]
+    if any(not item for item in cleaned):
+        raise ConfigError("linear_team_ids must not contain blank strings")
+    if any(len(item) > LINEAR_TEAM_ID_MAX_LENGTH for item in cleaned):
+        raise ConfigError(f"each linear_team_ids entry must be at most {LINEAR_TEAM_ID_MAX_LENGTH} characters")
+    return cleaned
+
+
+RECORDING_FILTERS = ConfigRule(
+    "recording_filters",
+    "Filters choosing which session recordings are analysed.",
+    {"type": "object", "additionalProperties": True},
+    _recording_filters,
+)
+SAMPLE_RATE = ConfigRule(
+    "sample_rate",
+    "Fraction of matching recordings to analyse, from 0 to 1.",
+    {"type": "number", "minimum": 0, "maximum": 1},
+    _sample_rate,
+)
+LINEAR_TEAM_IDS = ConfigRule(
+    "linear_team_ids",
+    "Linear team ids whose issues are read (trimmed when stored).",
+    {
+        "type": "array",
+        "maxItems": LINEAR_TEAM_IDS_MAX_ITEMS,
+        "items": {"type": "string", "minLength": 1, "maxLength": LINEAR_TEAM_ID_MAX_LENGTH},
+    },
+    _linear_team_ids,
+)
+COMMON_CONFIG_RULES = (
+    ConfigRule(
+        "steering",
+        "Free-text guidance for how signals from this source are judged.",
+        {"type": "string", "maxLength": STEERING_MAX_LENGTH},
+        _steering,
+    ),
+    ConfigRule(
+        "default_not_actionable",
+        "Treat signals from this source as not actionable unless shown otherwise.",
+        {"type": "boolean"},
+        _default_not_actionable,
+    ),
+)
+
+# --- The sources ---------------------------------------------------------------------------------
+
+SOURCES: tuple[Source, ...] = (
+    Source(
+        "session_replay",
+        "session_analysis_cluster",
+        "Session replay: session analysis clusters",
+        status_from="session analysis workflow run",
+        config_rules=(RECORDING_FILTERS, SAMPLE_RATE),
+    ),
+    Source("llm_analytics", "evaluation", "LLM analytics: evaluations", status_from="evaluation workflow run"),
+    Source("github", "issue", "GitHub: issues", status_from="warehouse sync"),
+    Source("linear", "issue", "Linear: issues", status_from="warehouse sync", config_rules=(LINEAR_TEAM_IDS,)),
+    Source("zendesk", "ticket", "Zendesk: tickets", status_from="warehouse sync"),
+)
+
+# Enum values in the order PostHog publishes them.
+PRODUCT_LABELS = {
+    "session_replay": "Session replay",
+    "llm_analytics": "LLM analytics",
+    "github": "GitHub",
+    "linear": "Linear",
+    "zendesk": "Zendesk",
+}
+TYPE_LABELS = {
+    "session_analysis_cluster": "Session analysis cluster",
+    "evaluation": "Evaluation",
+    "issue": "Issue",
+    "ticket": "Ticket",
+}
+PRODUCT_CHOICES = list(PRODUCT_LABELS.items())
+TYPE_CHOICES = list(TYPE_LABELS.items())
+
+_BY_PAIR = {(source.product, source.type): source for source in SOURCES}
+
+
+def get_source(product: str, source_type: str) -> Source | None:
+    return _BY_PAIR.get((product, source_type))
+
+
+def valid_types_for(product: str) -> list[str]:
+    return [source.type for source in SOURCES if source.product == product]
+
+
+def config_rules_for(product: str, source_type: str) -> tuple[ConfigRule, ...]:
+    source = get_source(product, source_type)
+    return (source.config_rules if source else ()) + COMMON_CONFIG_RULES
+
+
+def clean_config(product: str, source_type: str, config: Any) -> dict:
+    """Checks a whole config for a source and returns it as it should be stored.
+
+    Raises ConfigError with the message the client sees.
+    """
+    if not isinstance(config, dict):
+        raise ConfigError("config must be a JSON object")
+    _check_storable(config)
+    if len(orjson.dumps(config)) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"config must be at most {MAX_CONFIG_BYTES // 1024} KiB when serialized as JSON")
+    cleaned = dict(config)
+    for rule in config_rules_for(product, source_type):
+        if rule.key in cleaned:
+            cleaned[rule.key] = rule.clean(cleaned[rule.key])
+    return cleaned
+
+
+def _check_storable(value: Any) -> None:
+    """Refuses what a database cannot store faithfully: NUL characters (PostgreSQL text and jsonb
+    reject them), unpaired surrogates, and non-finite numbers. Walks iteratively so that a deeply
+    nested value cannot exhaust the stack."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            if "\x00" in item:
+                raise ConfigError("config must not contain NUL characters")
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ConfigError("config must contain only valid Unicode text") from None
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise ConfigError("config numbers must be finite")
