@@ -116,6 +116,10 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Fail fast when the database is unreachable, so clients get a 503 rather than a hang.
     DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int("DB_CONNECT_TIMEOUT", 3)
 
+if test_name := os.environ.get("TEST_DATABASE_NAME"):
+    # Lets several test runs share one PostgreSQL server without sharing a test database.
+    DATABASES["default"]["TEST"] = {"NAME": test_name}
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (rate limits are counted here, shared by every server process) --------------------
