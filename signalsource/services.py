@@ -1,7 +1,8 @@
 """Every write to a signal source config goes through these functions (API and admin alike)."""
 
 from django.db import IntegrityError, transaction
-from rest_framework.exceptions import ValidationError
+from django.utils import timezone
+from rest_framework.exceptions import NotFound, ValidationError
 
 from .models import ProcessingStatus, SignalSourceConfig
 
@@ -32,11 +33,16 @@ def create_config(*, project, created_by, source_product, source_type, enabled=T
 
 
 def update_config(instance: SignalSourceConfig, **changes) -> SignalSourceConfig:
-    """Applies `enabled` and/or `config` (replaced whole); `updated_at` always moves."""
-    for field_name in ("enabled", "config"):
-        if field_name in changes:
-            setattr(instance, field_name, changes[field_name])
-    instance.save(update_fields=[*(f for f in ("enabled", "config") if f in changes), "updated_at"])
+    """Applies `enabled` and/or `config` (replaced whole); `updated_at` always moves.
+
+    A config deleted by a concurrent request is a 404, not a crash.
+    """
+    changes = {name: changes[name] for name in ("enabled", "config") if name in changes}
+    changes["updated_at"] = timezone.now()
+    if not SignalSourceConfig.objects.filter(pk=instance.pk).update(**changes):
+        raise NotFound()
+    for name, value in changes.items():
+        setattr(instance, name, value)
     return instance
 
 

@@ -68,3 +68,13 @@ def tenant(db):
 @pytest.fixture
 def other_tenant(db):
     return Tenant()
+
+
+@pytest.fixture(scope="session")
+def live_service(tmp_path_factory):
+    """A real gunicorn server on its own database, with a project and a task:read/write key."""
+    from .live import start_live_service
+
+    service, stop = start_live_service(tmp_path_factory.mktemp("live"))
+    yield service
+    stop()
