@@ -54,7 +54,8 @@ def set_status(instance: SignalSourceConfig, status: str | None) -> SignalSource
     """Records the state of the source's latest processing run (`None` when nothing is known)."""
     if status is not None:
         status = ProcessingStatus(status).value  # ValueError for anything else
-    instance.status = status
     # Not a client edit, so `updated_at` (and with it the list order) stays put.
-    instance.save(update_fields=["status"])
+    if not SignalSourceConfig.objects.filter(pk=instance.pk).update(status=status):
+        raise SignalSourceConfig.DoesNotExist(f"Signal source config {instance.pk} no longer exists.")
+    instance.status = status
     return instance
