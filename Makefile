@@ -37,6 +37,15 @@ lint: $(VENV)/.installed .secret_key
 	$(BIN)/ruff check .
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
+## openapi: regenerate the committed OpenAPI description (openapi.yaml) from the code
+openapi: $(VENV)/.installed .secret_key
+	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file openapi.yaml
+
+## bench: seed PostgreSQL (500,000 configs) and benchmark the service against the raw floor (BENCH_ARGS=--quick for a smoke run)
+bench: $(VENV)/.installed .secret_key
+	@command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk"; exit 1; }
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
 ## lock: re-resolve requirements/*.in into the hash-pinned requirements/*.txt
 lock:
 	$(BIN)/pip install --quiet uv

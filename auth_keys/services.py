@@ -34,8 +34,14 @@ def create_api_key(
     )
     if missing:
         raise ValueError(f"Unknown organization id(s): {', '.join(map(str, sorted(missing)))}.")
-    if expires_in_days is not None and expires_in_days <= 0:
-        raise ValueError("The expiry must be a positive number of days.")
+    expires_at = None
+    if expires_in_days is not None:
+        if expires_in_days <= 0:
+            raise ValueError("The expiry must be a positive number of days.")
+        try:
+            expires_at = timezone.now() + timedelta(days=expires_in_days)
+        except OverflowError:  # beyond the year 9999
+            raise ValueError("The expiry is too far in the future.") from None
 
     raw_key = keys.generate_raw_key()
     api_key = PersonalAPIKey.objects.create(
@@ -46,7 +52,7 @@ def create_api_key(
         scopes=scopes,
         scoped_projects=scoped_projects,
         scoped_organizations=scoped_organizations,
-        expires_at=timezone.now() + timedelta(days=expires_in_days) if expires_in_days else None,
+        expires_at=expires_at,
     )
     return api_key, raw_key
 

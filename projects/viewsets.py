@@ -12,6 +12,7 @@ from .permissions import ProjectAccessPermission
 
 # Largest id a bigint column holds; a larger number names no project (and must not overflow a query).
 MAX_PROJECT_ID = 2**63 - 1
+MAX_PROJECT_ID_DIGITS = len(str(MAX_PROJECT_ID))
 
 
 class ProjectScopedViewSet(viewsets.GenericViewSet):
@@ -32,7 +33,9 @@ class ProjectScopedViewSet(viewsets.GenericViewSet):
 
     def initial(self, request, *args, **kwargs):
         # A method this route does not take is a 405 (with `Allow`), whoever asks.
-        if self.action is None:
+        # The router maps PUT and OPTIONS to actions (update, metadata) that `http_method_names`
+        # leaves out; without the second check they would reach the permissions and answer 403.
+        if self.action is None or request.method.lower() not in self.http_method_names:
             raise exceptions.MethodNotAllowed(request.method)
         super().initial(request, *args, **kwargs)
 
@@ -47,7 +50,13 @@ class ProjectScopedViewSet(viewsets.GenericViewSet):
     def project(self) -> Project:
         raw_id = str(self.kwargs.get("project_id", ""))
         project = None
-        if raw_id.isascii() and raw_id.isdigit() and 0 < int(raw_id) <= MAX_PROJECT_ID:
+        # The length check comes first: int() refuses strings of more than 4300 digits with a ValueError.
+        if (
+            raw_id.isascii()
+            and raw_id.isdigit()
+            and len(raw_id) <= MAX_PROJECT_ID_DIGITS
+            and 0 < int(raw_id) <= MAX_PROJECT_ID
+        ):
             memberships = OrganizationMembership.objects.filter(
                 organization_id=OuterRef("organization_id"), user_id=self.request.user.pk
             )

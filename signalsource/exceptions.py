@@ -7,6 +7,7 @@ DRF's errors go through drf-exceptions-hog (PostHog's own library for this forma
 """
 
 import logging
+import sys
 
 from django.core.exceptions import PermissionDenied
 from django.db import InterfaceError, OperationalError
@@ -72,6 +73,9 @@ def page_not_found(request, exception=None):
 
 
 def server_error(request):
+    # Django calls this inside its `except` block for a crash outside DRF (a plain view, a middleware);
+    # its own `django.request` logger is silenced in settings, so the traceback is logged here.
+    logger.error("unhandled exception", exc_info=sys.exc_info())
     return JsonResponse(error_body("server_error", "error", "A server error occurred."), status=500)
 
 

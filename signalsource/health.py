@@ -1,15 +1,38 @@
+from functools import wraps
+
 from django.db import DatabaseError, connection
 from django.http import JsonResponse
-from django.views.decorators.http import require_GET
+from django.views.decorators.csrf import csrf_exempt
+
+from .exceptions import error_body
+
+PROBE_METHODS = ("GET", "HEAD")
 
 
-@require_GET
+def probe(view):
+    """GET and HEAD only (load balancers use both); anything else is a JSON 405 with `Allow`.
+
+    CSRF-exempt: a probe changes nothing, and a POST must get the 405, not Django's HTML CSRF page.
+    """
+
+    @csrf_exempt
+    @wraps(view)
+    def wrapper(request):
+        if request.method not in PROBE_METHODS:
+            body = error_body("invalid_request", "method_not_allowed", f'Method "{request.method}" not allowed.')
+            return JsonResponse(body, status=405, headers={"Allow": ", ".join(PROBE_METHODS)})
+        return view(request)
+
+    return wrapper
+
+
+@probe
 def healthz(request):
     """The process is up. Touches nothing else."""
     return JsonResponse({"status": "ok"})
 
 
-@require_GET
+@probe
 def readyz(request):
     """The process can serve: its database answers."""
     try:

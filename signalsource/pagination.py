@@ -1,5 +1,16 @@
 from django.db.models import Count, Window
 from rest_framework import pagination
+from rest_framework.utils.urls import remove_query_param
+
+# A key sent in the query string (see PERSONAL_API_KEY_IN_REQUEST_ALLOWED) must not be echoed into
+# the `next` and `previous` links, which clients log and share.
+SECRET_QUERY_PARAMS = ("personal_api_key",)
+
+
+def _without_secrets(url: str | None) -> str | None:
+    for name in SECRET_QUERY_PARAMS:
+        url = url and remove_query_param(url, name)
+    return url
 
 
 class LimitOffsetPagination(pagination.LimitOffsetPagination):
@@ -12,6 +23,18 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
 
     default_limit = 100
     max_limit = 1000
+    # OFFSET and LIMIT are 64-bit in SQLite and PostgreSQL; a larger offset is a 500 there, so it
+    # is clamped (any offset this large is past the end anyway).
+    max_offset = 2**63 - 1 - max_limit
+
+    def get_offset(self, request):
+        return min(super().get_offset(request), self.max_offset)
+
+    def get_next_link(self):
+        return _without_secrets(super().get_next_link())
+
+    def get_previous_link(self):
+        return _without_secrets(super().get_previous_link())
 
     def paginate_queryset(self, queryset, request, view=None):
         self.request = request

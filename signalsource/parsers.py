@@ -1,4 +1,5 @@
 import orjson
+from django.http import QueryDict
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 
@@ -13,3 +14,38 @@ class ORJSONParser(parsers.JSONParser):
             return orjson.loads(stream.read())
         except orjson.JSONDecodeError as error:
             raise ParseError(f"JSON parse error - {error}") from None
+
+
+# Django decodes form fields with errors="replace", so invalid UTF-8 (a lone surrogate sent as raw
+# bytes, say) would be stored silently as U+FFFD. These parsers let Django decode as latin-1, which
+# maps every byte to one character and loses nothing, then decode each field strictly: invalid
+# text is a 400, and what is stored is what was sent.
+
+
+def _strict_text(value: str, encoding: str) -> str:
+    try:
+        return value.encode("latin-1").decode(encoding)
+    except UnicodeDecodeError:
+        raise ParseError(f"Form body is not valid {encoding} text.") from None
+
+
+def _strict_query_dict(lossless: QueryDict, encoding: str) -> QueryDict:
+    decoded = QueryDict(mutable=True, encoding=encoding)
+    for key, values in lossless.lists():
+        for value in values:
+            decoded.appendlist(_strict_text(key, encoding), _strict_text(value, encoding))
+    decoded._mutable = False
+    return decoded
+
+
+class StrictFormParser(parsers.FormParser):
+    def parse(self, stream, media_type=None, parser_context=None):
+        encoding = parsers.get_encoding(parser_context or {})
+        return _strict_query_dict(QueryDict(stream.read(), encoding="latin-1"), encoding)
+
+
+class StrictMultiPartParser(parsers.MultiPartParser):
+    def parse(self, stream, media_type=None, parser_context=None):
+        encoding = parsers.get_encoding(parser_context or {})
+        lossless = super().parse(stream, media_type, {**(parser_context or {}), "encoding": "latin-1"})
+        return parsers.DataAndFiles(_strict_query_dict(lossless.data, encoding), lossless.files)

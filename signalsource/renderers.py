@@ -14,4 +14,10 @@ class ORJSONRenderer(renderers.JSONRenderer):
     def render(self, data, accepted_media_type=None, renderer_context=None):
         if data is None:
             return b""
-        return orjson.dumps(data, default=_fallback.default)
+        try:
+            return orjson.dumps(data, default=_fallback.default)
+        except TypeError:
+            # orjson refuses integers beyond 64 bits. PostgreSQL's jsonb hands large numbers back
+            # as such integers (a stored 1e300 reads back with 301 digits); the standard library
+            # writes them, so such a config stays readable.
+            return super().render(data, accepted_media_type, renderer_context)

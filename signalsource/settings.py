@@ -75,6 +75,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so that its 413 still passes every header middleware above; it runs before any view
+    # (or CSRF check) reads the body.
+    "signalsource.middleware.RequestBodyLimitMiddleware",
 ]
 
 ROOT_URLCONF = "signalsource.urls"
@@ -149,8 +152,15 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
-# Bodies larger than this are refused before they are read.
-DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BODY_BYTES", 1024 * 1024)
+# Bodies larger than this are refused (413) before they are read: RequestBodyLimitMiddleware.
+MAX_REQUEST_BODY_BYTES = env_int("MAX_REQUEST_BODY_BYTES", 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
+
+# Per-key rate limits (signalsource/throttling.py), counted in the cache above: DRF rates such as
+# "480/minute" (PostHog's personal API key limits are the defaults), or "off".
+RATE_LIMITS_ENABLED = env_bool("RATE_LIMITS_ENABLED", True)
+RATE_LIMIT_BURST = os.environ.get("RATE_LIMIT_BURST", "480/minute")
+RATE_LIMIT_SUSTAINED = os.environ.get("RATE_LIMIT_SUSTAINED", "4800/hour")
 
 # --- REST framework --------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -159,14 +169,18 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["signalsource.renderers.ORJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
         "signalsource.parsers.ORJSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
+        "signalsource.parsers.StrictFormParser",
+        "signalsource.parsers.StrictMultiPartParser",
     ],
     "DEFAULT_PAGINATION_CLASS": "signalsource.pagination.LimitOffsetPagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "signalsource.schema.AutoSchema",
     "EXCEPTION_HANDLER": "signalsource.exceptions.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "signalsource.throttling.BurstRateThrottle",
+        "signalsource.throttling.SustainedRateThrottle",
+    ],
     "PAGE_SIZE": 100,
 }
 
@@ -188,6 +202,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},  # no calls to swagger.io
+    # The description and its pages need no API key (a bad key must not hide the docs).
+    "SERVE_AUTHENTICATION": [],
+    # PostHog's enum component names, from the catalog's choices.
+    "ENUM_NAME_OVERRIDES": {
+        "SourceProductEnum": "signalsource.catalog.PRODUCT_CHOICES",
+        "SignalSourceConfigSourceTypeEnum": "signalsource.catalog.TYPE_CHOICES",
+        "ErrorTypeEnum": "signalsource.schema.ERROR_TYPES",
+    },
 }
 
 # --- Security headers (production defaults; HTTPS ones turn on with SECURE_SSL) ---------------

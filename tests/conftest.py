@@ -3,6 +3,7 @@
 import itertools
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
@@ -58,6 +59,22 @@ class Tenant:
 def configs_url(project_id, config_id=None):
     base = f"/api/projects/{project_id}/signal_source_configs/"
     return f"{base}{config_id}/" if config_id else base
+
+
+@pytest.fixture(scope="session", autouse=True)
+def collected_static(tmp_path_factory):
+    """Collects the static files into a directory of this run, as `make run` does, so that whitenoise
+    serves them and admin pages find their hashed names. Plain manifest storage: the same hashed
+    names as production's, without production's gzip pass, which would add seconds to every run."""
+    from django.core.management import call_command
+    from django.test.utils import override_settings
+
+    static_root = tmp_path_factory.mktemp("static")
+    manifest_storage = {"BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"}
+    storages = {**settings.STORAGES, "staticfiles": manifest_storage}
+    with override_settings(STATIC_ROOT=static_root, STORAGES=storages):
+        call_command("collectstatic", interactive=False, verbosity=0)
+        yield static_root
 
 
 @pytest.fixture

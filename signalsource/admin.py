@@ -1,0 +1,141 @@
+"""The operators' admin for signal source configs. Every change goes through `services`, as the API's
+do, so both follow one set of rules."""
+
+import uuid
+
+from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
+from rest_framework.exceptions import ValidationError as APIValidationError
+
+from . import catalog, services
+from .forms import SignalSourceConfigAdminForm
+from .models import ProcessingStatus, SignalSourceConfig
+
+
+class StatusFilter(admin.SimpleListFilter):
+    """The processing statuses, and "unknown" for configs nothing has reported on yet."""
+
+    title = "status"
+    parameter_name = "status"
+    UNKNOWN = "unknown"
+
+    def lookups(self, request, model_admin):
+        return [*ProcessingStatus.choices, (self.UNKNOWN, "Unknown")]
+
+    def queryset(self, request, queryset):
+        if self.value() == self.UNKNOWN:
+            return queryset.filter(status__isnull=True)
+        if self.value() in ProcessingStatus.values:
+            return queryset.filter(status=self.value())
+        return queryset
+
+
+@admin.register(SignalSourceConfig)
+class SignalSourceConfigAdmin(admin.ModelAdmin):
+    form = SignalSourceConfigAdminForm
+    list_display = ["source", "project", "source_product", "source_type", "enabled", "status", "updated_at"]
+    list_filter = [
+        "source_product",
+        "source_type",
+        "enabled",
+        StatusFilter,
+        ("project__organization", admin.RelatedOnlyFieldListFilter),
+    ]
+    # Project name and project id (compared as text, so any term is safe); a UUID finds the config.
+    search_fields = ["project__name", "project__id__exact"]
+    search_help_text = "Search by project name, project id or config id."
+    list_select_related = ["project"]
+    ordering = ["-updated_at", "id"]
+    autocomplete_fields = ["project"]
+    actions = ["enable", "disable"]
+    record_fields = ["id", "created_by", "created_at", "updated_at"]
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return [(None, {"fields": ["project", "source", "enabled", "config"]})]
+        return [
+            (None, {"fields": ["project", "source", "enabled", "config"]}),
+            ("Processing", {"fields": ["status"], "description": _status_help(obj)}),
+            ("Record", {"fields": self.record_fields}),
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        # The project and the source are fixed once the config exists, as in the API.
+        return [] if obj is None else ["project", "source", *self.record_fields]
+
+    @admin.display(description="source", ordering="source_product")
+    def source(self, config):
+        source = catalog.get_source(config.source_product, config.source_type)
+        return source.label if source else f"{config.source_product}/{config.source_type}"
+
+    def get_search_results(self, request, queryset, search_term):
+        try:
+            config_id = uuid.UUID(search_term.strip())
+        except ValueError:
+            return super().get_search_results(request, queryset, search_term)
+        return queryset.filter(pk=config_id), False
+
+    # --- Writes, all through services -------------------------------------------------------
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        if not change:
+            product, source_type = form.source_pair()
+            created = services.create_config(
+                project=data["project"],
+                created_by=request.user,
+                source_product=product,
+                source_type=source_type,
+                enabled=data["enabled"],
+                config=data["config"],
+            )
+            # The admin goes on with `obj` (history entry, redirect): make it the saved config.
+            obj.pk = created.pk
+            obj.refresh_from_db()
+            obj._state.adding = False
+            return
+        changes = {name: data[name] for name in ("enabled", "config") if name in form.changed_data}
+        if changes:
+            services.update_config(obj, **changes)
+        if "status" in form.changed_data:
+            services.set_status(obj, data["status"] or None)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except APIValidationError:
+            # Another create of the same source won the race after the form's own check passed.
+            self.message_user(request, services.DUPLICATE_MESSAGE, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def delete_model(self, request, obj):
+        services.delete_config(obj)
+
+    def delete_queryset(self, request, queryset):
+        for config in queryset:
+            services.delete_config(config)
+
+    @admin.action(description="Enable selected signal source configs", permissions=["change"])
+    def enable(self, request, queryset):
+        self._set_enabled(request, queryset, True)
+
+    @admin.action(description="Disable selected signal source configs", permissions=["change"])
+    def disable(self, request, queryset):
+        self._set_enabled(request, queryset, False)
+
+    def _set_enabled(self, request, queryset, enabled: bool):
+        # Only configs that change, so `updated_at` moves only where something happened.
+        configs = list(queryset.filter(enabled=not enabled))
+        for config in configs:
+            services.update_config(config, enabled=enabled)
+        verb = "Enabled" if enabled else "Disabled"
+        self.message_user(request, f"{verb} {len(configs)} signal source config(s).", messages.SUCCESS)
+
+
+def _status_help(config) -> str:
+    source = catalog.get_source(config.source_product, config.source_type)
+    reporter = source.status_from if source else "the system that processes this source"
+    return (
+        f"The state of this source's latest processing run, normally reported by the {reporter}. "
+        "Set it here to correct it; empty means nothing is known."
+    )

@@ -1,0 +1,98 @@
+"""The admin's form for a signal source config: the same catalog rules and messages as the API."""
+
+import json
+
+from django import forms
+from django.forms.fields import InvalidJSONInput
+
+from . import catalog
+from .models import ProcessingStatus, SignalSourceConfig
+from .services import DUPLICATE_MESSAGE
+
+PAIR_SEPARATOR = "/"
+SOURCE_CHOICES = [(f"{s.product}{PAIR_SEPARATOR}{s.type}", s.label) for s in catalog.SOURCES]
+
+
+def source_value(product: str, source_type: str) -> str:
+    return f"{product}{PAIR_SEPARATOR}{source_type}"
+
+
+def config_keys_help(product: str | None = None, source_type: str | None = None) -> str:
+    """The config keys the catalog knows, for one source or for each of them."""
+    if product is not None:
+        return "Known keys: " + ", ".join(rule.key for rule in catalog.config_rules_for(product, source_type)) + "."
+    per_source = "; ".join(
+        f"{s.label}: {', '.join(rule.key for rule in catalog.config_rules_for(s.product, s.type))}"
+        for s in catalog.SOURCES
+    )
+    return f"A JSON object. Known keys per source: {per_source}. Other keys are kept as sent."
+
+
+class FormattedJSONField(forms.JSONField):
+    """JSON shown indented for people to read and edit. An empty box means `{}`."""
+
+    widget = forms.Textarea(attrs={"rows": 14, "cols": 90, "spellcheck": "false", "style": "font-family: monospace"})
+
+    def to_python(self, value):
+        if isinstance(value, str) and not value.strip():
+            return {}
+        return super().to_python(value)
+
+    def prepare_value(self, value):
+        if isinstance(value, InvalidJSONInput):
+            return value
+        return json.dumps(value, indent=2, ensure_ascii=False, cls=self.encoder)
+
+
+class SignalSourceConfigAdminForm(forms.ModelForm):
+    # One select of the catalog's valid product/type pairs; the admin drops it after creation.
+    source = forms.ChoiceField(choices=[("", "---------"), *SOURCE_CHOICES])
+    config = FormattedJSONField(required=False, initial=dict)
+    status = forms.ChoiceField(choices=[("", "Unknown (nothing reported)"), *ProcessingStatus.choices], required=False)
+
+    class Meta:
+        model = SignalSourceConfig
+        # `source` is declared above, not a model field; listing it here would stop the admin from
+        # dropping it once the config exists.
+        fields = ["project", "enabled", "config", "status"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "config" in self.fields:
+            if self.instance.pk:
+                help_text = config_keys_help(self.instance.source_product, self.instance.source_type)
+            else:
+                help_text = config_keys_help()
+            self.fields["config"].help_text = help_text
+
+    def source_pair(self) -> tuple[str, str] | tuple[None, None]:
+        """The product and type: chosen in the form on creation, the instance's afterwards."""
+        if "source" not in self.fields:
+            return self.instance.source_product, self.instance.source_type
+        value = self.cleaned_data.get("source")
+        if not value:
+            return None, None
+        product, _, source_type = value.partition(PAIR_SEPARATOR)
+        return product, source_type
+
+    def clean(self):
+        cleaned_data = super().clean()
+        product, source_type = self.source_pair()
+        if product is None:
+            return cleaned_data
+        if "config" in cleaned_data:
+            try:
+                cleaned_data["config"] = catalog.clean_config(product, source_type, cleaned_data["config"])
+            except catalog.ConfigError as error:
+                self.add_error("config", str(error))
+        if "source" in self.fields:
+            self.instance.source_product, self.instance.source_type = product, source_type
+            project = cleaned_data.get("project")
+            if (
+                project is not None
+                and SignalSourceConfig.objects.filter(
+                    project=project, source_product=product, source_type=source_type
+                ).exists()
+            ):
+                self.add_error("source", DUPLICATE_MESSAGE)
+        return cleaned_data
