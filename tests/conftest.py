@@ -90,8 +90,7 @@ def other_tenant(db):
 @pytest.fixture(scope="session")
 def live_service(tmp_path_factory):
     """A real gunicorn server on its own database, with a project and a task:read/write key."""
-    from .live import start_live_service
+    from .live_server import live_service
 
-    service, stop = start_live_service(tmp_path_factory.mktemp("live"))
-    yield service
-    stop()
+    with live_service(tmp_path_factory.mktemp("live")) as service:
+        yield service

@@ -12,11 +12,16 @@ import selectors
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
+
+import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 # A guard against a hang, not a speed measurement: a request that has not answered by then has hung.
@@ -147,26 +152,90 @@ def gunicorn_server(database_url: str, workers: int = 1, **env):
         LOG_LEVEL="WARNING",
         **env,
     )
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "signalsource.wsgi:application", "-c", "gunicorn.conf.py"],
-        cwd=ROOT,
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base_url = f"http://127.0.0.1:{port}"
+    # A file, not a pipe: nobody reads a pipe while the server runs, and a full one would block it.
+    with tempfile.TemporaryFile() as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "signalsource.wsgi:application", "-c", "gunicorn.conf.py"],
+            cwd=ROOT,
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        base_url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + HANG_GUARD_SECONDS
+            while True:
+                with contextlib.suppress(OSError):
+                    if call(base_url, "GET", "/healthz")[0] == 200:
+                        break
+                if server.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    raise AssertionError("gunicorn did not start:\n" + log.read().decode(errors="replace"))
+                time.sleep(0.05)
+            yield base_url, server
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=HANG_GUARD_SECONDS)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+
+
+@dataclass
+class LiveService:
+    """A gunicorn server on a database of its own, with a project and a task:read/write key."""
+
+    base_url: str
+    raw_key: str
+    project_id: int
+    env: dict
+
+    def manage(self, *args: str) -> str:
+        """Runs a management command against the server's database; returns its stdout."""
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, check=True, capture_output=True, text=True
+        )
+        return result.stdout.strip()
+
+    @property
+    def configs_url(self) -> str:
+        return f"{self.base_url}/api/projects/{self.project_id}/signal_source_configs/"
+
+
+@contextlib.contextmanager
+def live_service(tmp_dir: Path, **env):
+    """Yields a LiveService. Its database is new: a SQLite file in `tmp_dir`, or, when this run is on
+    PostgreSQL, a database created for it and dropped afterwards. (The server is another process, so
+    it cannot see pytest-django's test database, which on SQLite lives in memory.) It is set up with
+    the same management commands an operator uses."""
+    with _throwaway_database(tmp_dir) as database_url:
+        environment = {k: v for k, v in os.environ.items() if k != "TEST_DATABASE_NAME"}
+        environment.update(DATABASE_URL=database_url, SECRET_KEY="test-" + "s" * 60, DEBUG="0")
+        service = LiveService("", "", 0, environment)
+        service.manage("migrate", "--no-input")
+        service.manage("createcachetable")
+        service.project_id = int(service.manage("create_project", "Live project", "--member", "live@example.com"))
+        service.raw_key = service.manage("create_api_key", "live@example.com", "--scopes", "task:read,task:write")
+        with gunicorn_server(database_url, workers=2, **env) as (base_url, _):
+            service.base_url = base_url
+            yield service
+
+
+@contextlib.contextmanager
+def _throwaway_database(tmp_dir: Path):
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        yield f"sqlite:///{tmp_dir / 'live.sqlite3'}"
+        return
+    name = f"live_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        for _ in range(400):
-            with contextlib.suppress(OSError):
-                if call(base_url, "GET", "/healthz")[0] == 200:
-                    break
-            if server.poll() is not None:
-                raise AssertionError(server.stdout.read().decode(errors="replace"))
-            time.sleep(0.05)
-        yield base_url, server
+        yield url.rsplit("/", 1)[0] + "/" + name
     finally:
-        server.terminate()
-        server.communicate(timeout=HANG_GUARD_SECONDS)
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def database_url_of(connection, host=None, port=None) -> str:

@@ -24,7 +24,7 @@ from schemathesis.specs.openapi.checks import negative_data_rejection
 
 from signalsource import catalog
 
-from .live import start_live_service
+from .live_server import live_service
 
 OPENAPI_FILE = Path(__file__).resolve().parent.parent / "openapi.yaml"
 # Bounded so that CI stays fast; set SCHEMATHESIS_MAX_EXAMPLES for a deeper run.
@@ -133,9 +133,8 @@ cases_run = {"count": 0}
 @pytest.fixture(scope="module")
 def fuzzed_service(tmp_path_factory):
     """A live service of its own, with rate limits off so that fuzzing is never throttled."""
-    service, stop = start_live_service(tmp_path_factory.mktemp("fuzz"), extra_env={"RATE_LIMITS_ENABLED": "0"})
-    yield service
-    stop()
+    with live_service(tmp_path_factory.mktemp("fuzz"), RATE_LIMITS_ENABLED="0") as service:
+        yield service
 
 
 SCHEMA = schemathesis.openapi.from_path(
