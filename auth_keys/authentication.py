@@ -1,8 +1,11 @@
 """Personal API key authentication: `Authorization: Bearer phx_...`."""
 
+import functools
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 from rest_framework import authentication, exceptions
@@ -11,6 +14,36 @@ from . import keys
 from .models import PersonalAPIKey
 
 LAST_USED_RESOLUTION = timedelta(hours=1)
+
+
+@functools.cache
+def _key_lookup_sql() -> str:
+    quote, user_meta = connection.ops.quote_name, get_user_model()._meta
+    key_table, user_table, user_pk = (
+        quote(PersonalAPIKey._meta.db_table),
+        quote(user_meta.db_table),
+        user_meta.pk.column,
+    )
+    return (
+        f"SELECT k.*, u.is_active AS user_is_active FROM {key_table} k"  # noqa: S608 -- names only, no values
+        f" JOIN {user_table} u ON u.{quote(user_pk)} = k.user_id WHERE k.digest = %s"
+    )
+
+
+def _key_with_user(digest: str) -> PersonalAPIKey | None:
+    """The key with its digest, and its user (only `id` and `is_active` loaded; any other field loads
+    when first read), in one query.
+
+    Hand-written SQL through `raw()` because this runs on every request: the equivalent
+    `select_related("user").filter(digest=...)` costs about 0.8 ms of CPU to compile, raw() 0.2 ms.
+    """
+    api_key = next(iter(PersonalAPIKey.objects.raw(_key_lookup_sql(), [digest])), None)
+    if api_key is not None:
+        user = get_user_model().from_db(
+            api_key._state.db, ["id", "is_active"], [api_key.user_id, bool(api_key.user_is_active)]
+        )
+        api_key.user = user
+    return api_key
 
 
 class PersonalAPIKeyAuthentication(authentication.BaseAuthentication):
@@ -25,7 +58,7 @@ class PersonalAPIKeyAuthentication(authentication.BaseAuthentication):
         if not raw_key or len(raw_key) > keys.MAX_KEY_LENGTH:
             raise invalid
 
-        api_key = PersonalAPIKey.objects.select_related("user").filter(digest=keys.digest(raw_key)).first()
+        api_key = _key_with_user(keys.digest(raw_key))
         if api_key is None or api_key.is_revoked or not api_key.user.is_active:
             raise invalid
         if api_key.is_expired:

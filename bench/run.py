@@ -56,24 +56,32 @@ class Settings:
     connections: int
     rate_connections: int
     label: str
+    instances: int = 1
 
 
 @dataclass
 class Server:
+    """One app (the service or the floor), served by `instances` gunicorn instances of its own, each
+    on a port of its own (port, port + 100, ...), all on the same database and Redis."""
+
     name: str
     app: str
     port: int
     database_url: str
-    process: subprocess.Popen | None = None
-    log: Path | None = None
+    instances: int = 1
+    processes: list = field(default_factory=list)
     extra_env: dict = field(default_factory=dict)
 
     @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
+    def urls(self) -> list[str]:
+        return [f"http://{HOST}:{self.port + 100 * i}" for i in range(self.instances)]
 
     def start(self) -> None:
-        self.log = RESULTS / f"{self.name}.log"
+        for index, url in enumerate(self.urls):
+            self._start_instance(index, url)
+
+    def _start_instance(self, index: int, url: str) -> None:
+        log_path = RESULTS / (f"{self.name}.log" if index == 0 else f"{self.name}.{index}.log")
         env = {
             **os.environ,
             "DATABASE_URL": self.database_url,
@@ -81,60 +89,85 @@ class Server:
             "SECRET_KEY": secrets.token_urlsafe(50),
             "DEBUG": "0",
             "HOST": HOST,
-            "PORT": str(self.port),
+            "PORT": url.rsplit(":", 1)[1],
             "ALLOWED_HOSTS": HOST,
             "PYTHONPATH": str(ROOT),
             **self.extra_env,
         }
-        with self.log.open("wb") as log:
-            self.process = subprocess.Popen(
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
                 [str(ROOT / ".venv/bin/gunicorn"), self.app, "-c", str(ROOT / "gunicorn.conf.py"),
                  "--chdir", str(ROOT)],
                 env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )
+        self.processes.append(process)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited; see {self.log}")
+            if process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited; see {log_path}")
             try:
-                with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as response:  # noqa: S310
+                with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:  # noqa: S310
                     if response.status == 200:
                         return
             except OSError:
                 time.sleep(0.2)
-        raise RuntimeError(f"{self.name} did not answer within 30 s; see {self.log}")
+        raise RuntimeError(f"{self.name} did not answer within 30 s; see {log_path}")
 
     def worker_rss_mib(self) -> list[float]:
-        pids = subprocess.run(
-            ["ps", "--ppid", str(self.process.pid), "-o", "rss="], capture_output=True, text=True, check=False
-        ).stdout.split()
-        return [int(kib) / 1024 for kib in pids]
+        rss = []
+        for process in self.processes:
+            rss += subprocess.run(
+                ["ps", "--ppid", str(process.pid), "-o", "rss="], capture_output=True, text=True, check=False
+            ).stdout.split()
+        return [int(kib) / 1024 for kib in rss]
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()  # gunicorn's master stops its workers
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()  # gunicorn's master stops its workers
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(timeout=5)
 
 
 def wrk(server: Server, scenario: str, targets_file: Path, seconds: int, connections: int, rate: float = 0) -> dict:
-    env = {**os.environ, "BENCH_TARGETS": str(targets_file), "BENCH_LUA_DIR": str(BENCH / "lua"),
-           "BENCH_RATE": f"{rate:.1f}"}
-    completed = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s",
-         "-s", str(BENCH / "lua" / f"{scenario}.lua"), server.url],
-        env=env, capture_output=True, text=True, timeout=seconds + 60, check=False,
-    )
-    for line in completed.stdout.splitlines():
+    """Loads every instance of the app at once, one wrk each with its share of the connections, the
+    rate and the targets (disjoint, so two instances never create the same config), and combines
+    them: requests add up; p50 is the request-weighted mean of the instances' p50, p99 the worst."""
+    urls = server.urls
+    runs = []
+    for index, url in enumerate(urls):
+        env = {**os.environ, "BENCH_TARGETS": str(targets_file), "BENCH_LUA_DIR": str(BENCH / "lua"),
+               "BENCH_RATE": f"{rate / len(urls):.1f}", "BENCH_SHARD": f"{index}/{len(urls)}"}
+        command = ["wrk", "-t1", f"-c{max(1, connections // len(urls))}", f"-d{seconds}s", "--timeout", "5s",
+                   "-s", str(BENCH / "lua" / f"{scenario}.lua"), url]
+        runs.append(subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    results = [_wrk_result(server, scenario, run, seconds) for run in runs]
+    if len(results) == 1:
+        return results[0]
+    requests = sum(r["requests"] for r in results)
+    combined = {
+        "requests": requests, "duration_us": max(r["duration_us"] for r in results),
+        "p50_us": sum(r["p50_us"] * r["requests"] for r in results) / max(requests, 1),
+        "p99_us": max(r["p99_us"] for r in results), "max_us": max(r["max_us"] for r in results),
+        "errors": sum(r["errors"] for r in results), "status_errors": sum(r["status_errors"] for r in results),
+    }
+    combined["rps"] = sum(r["rps"] for r in results)
+    combined["p50_ms"], combined["p99_ms"] = combined["p50_us"] / 1000, combined["p99_us"] / 1000
+    return combined
+
+
+def _wrk_result(server: Server, scenario: str, run: subprocess.Popen, seconds: int) -> dict:
+    stdout, stderr = run.communicate(timeout=seconds + 60)
+    for line in stdout.splitlines():
         if line.startswith("BENCH_RESULT "):
             result = json.loads(line.removeprefix("BENCH_RESULT "))
             result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
             result["p50_ms"], result["p99_ms"] = result["p50_us"] / 1000, result["p99_us"] / 1000
             return result
-    raise RuntimeError(f"wrk gave no result for {server.name}/{scenario}:\n{completed.stdout}\n{completed.stderr}")
+    raise RuntimeError(f"wrk gave no result for {server.name}/{scenario}:\n{stdout}\n{stderr}")
 
 
 def _lua_targets(path: Path, rows: list[tuple[int, int, list[str]]]) -> Path:
@@ -199,6 +232,8 @@ def measure(servers: list[Server], scenario: str, targets: Path, cfg: Settings, 
     so a neighbour's burst of CPU on this shared machine falls on both rather than on one."""
     for server in servers:
         wrk(server, scenario, targets, cfg.warmup, cfg.connections)
+        if after_each:  # the warm-up's configs too: a slot left over would answer a 400 duplicate
+            after_each()
     slice_seconds = max(1, cfg.duration // SLICES)
     peak_slices: dict[str, list] = {s.name: [] for s in servers}
     for _ in range(SLICES):
@@ -232,15 +267,20 @@ def main() -> None:
     parser.add_argument("--projects", type=int, default=100_000, help="large scale, in projects (5 configs each)")
     parser.add_argument("--small-projects", type=int, default=200, help="small scale, in projects")
     parser.add_argument("--duration", type=int, help="seconds per measured run")
+    parser.add_argument("--instances", type=int, default=1,
+                        help="gunicorn instances per app (each with its own workers), the load split across them")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: apt-get install -y wrk")
     duration = args.duration or (5 if args.quick else 15)
     if not 1 <= duration <= 300:
         parser.error("--duration must be between 1 and 300 seconds")
+    if not 1 <= args.instances <= 8:
+        parser.error("--instances must be between 1 and 8")
     cfg = Settings(
         projects=args.projects, small_projects=args.small_projects, warmup=2 if args.quick else 5,
         duration=duration, connections=16, rate_connections=32, label="quick" if args.quick else "full",
+        instances=args.instances,
     )
     RESULTS.mkdir(exist_ok=True)
 
@@ -255,9 +295,9 @@ def main() -> None:
     clear_write_projects(large["url"], cfg.projects)
 
     servers = {
-        "service": Server("service", "signalsource.wsgi:application", 18001, large["url"]),
-        "floor": Server("floor", "bench.floor_app:application", 18002, large["url"]),
-        "service_small": Server("service_small", "signalsource.wsgi:application", 18003, small["url"]),
+        "service": Server("service", "signalsource.wsgi:application", 18001, large["url"], args.instances),
+        "floor": Server("floor", "bench.floor_app:application", 18002, large["url"], args.instances),
+        "service_small": Server("service_small", "signalsource.wsgi:application", 18003, small["url"], args.instances),
     }
     results: dict = {"settings": cfg.__dict__, "seed": {"large": large, "small": small}, "runs": {}}
     try:
@@ -323,7 +363,8 @@ def report(results: dict, cfg: Settings) -> None:
     line = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True))  # noqa: E731
     out = [
         f"Benchmark ({cfg.label}): {results['seed']['large']['rows']:,} configs; "
-        f"gunicorn.conf.py for both apps; wrk -t1 -c{cfg.connections} {cfg.duration} s per run; "
+        f"gunicorn.conf.py for both apps, {cfg.instances} instance(s) each; "
+        f"wrk -t1 -c{cfg.connections} {cfg.duration} s per run; "
         f"{os.cpu_count()} cores; {datetime.now().isoformat(timespec='seconds')}",
         "", line(header), line(["-" * w for w in widths]), *map(line, rows), "",
     ]

@@ -113,6 +113,7 @@ def seed(projects: int, *, force: bool = False) -> dict:
     _ensure_database(name)
     rows = seeded_rows(url)
     if rows is not None and not force:
+        _migrate(url)  # a reused database still gets the migrations added since it was seeded
         return {"url": url, "rows": rows, "seconds": 0.0, "reused": True}
 
     started = time.monotonic()

@@ -1,6 +1,8 @@
 """The one base for views under `/api/projects/{project_id}/`: tenancy lives here and nowhere else."""
 
-from django.db.models import Exists, OuterRef
+import functools
+
+from django.db import connection
 from django.utils.functional import cached_property
 from rest_framework import exceptions, viewsets
 from rest_framework.permissions import IsAuthenticated
@@ -13,6 +15,20 @@ from .permissions import ProjectAccessPermission
 # Largest id a bigint column holds; a larger number names no project (and must not overflow a query).
 MAX_PROJECT_ID = 2**63 - 1
 MAX_PROJECT_ID_DIGITS = len(str(MAX_PROJECT_ID))
+
+
+@functools.cache
+def _project_lookup_sql() -> str:
+    """The project, with whether the user is a member of its organization (`user_is_member`), in one
+    query: `Project.objects.annotate(user_is_member=Exists(...)).filter(pk=...)`, written by hand
+    because it runs on every request and the ORM takes about 1 ms of CPU to compile it, raw() 0.2 ms."""
+    quote = connection.ops.quote_name
+    project, membership = quote(Project._meta.db_table), quote(OrganizationMembership._meta.db_table)
+    return (
+        f"SELECT p.*, EXISTS(SELECT 1 FROM {membership} m"  # noqa: S608 -- names only, no values
+        " WHERE m.organization_id = p.organization_id AND m.user_id = %s) AS user_is_member"
+        f" FROM {project} p WHERE p.id = %s"
+    )
 
 
 class ProjectScopedViewSet(viewsets.GenericViewSet):
@@ -57,15 +73,7 @@ class ProjectScopedViewSet(viewsets.GenericViewSet):
             and len(raw_id) <= MAX_PROJECT_ID_DIGITS
             and 0 < int(raw_id) <= MAX_PROJECT_ID
         ):
-            memberships = OrganizationMembership.objects.filter(
-                organization_id=OuterRef("organization_id"), user_id=self.request.user.pk
-            )
-            project = (
-                Project.objects.select_related("organization")
-                .annotate(user_is_member=Exists(memberships))
-                .filter(pk=int(raw_id))
-                .first()
-            )
+            project = next(iter(Project.objects.raw(_project_lookup_sql(), [self.request.user.pk, int(raw_id)])), None)
         if project is None:
             raise exceptions.NotFound("Project not found.")
         return project

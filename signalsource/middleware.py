@@ -17,6 +17,8 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("req
 
 # A client may pass its own id through a proxy; anything else is replaced, so ids stay safe to log.
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# No Content-Length on these: a 204 must not have one (RFC 9110, 8.6), a 304 has no body of its own.
+NO_BODY_STATUSES = frozenset({204, 304})
 
 
 class RequestIdLogFilter(logging.Filter):
@@ -45,6 +47,9 @@ class RequestLogMiddleware:
         try:
             response = self.get_response(request)
             response["X-Request-ID"] = request_id
+            if not response.streaming and response.status_code not in NO_BODY_STATUSES:
+                # Without a length gunicorn sends the body chunked: one more write per request.
+                response.setdefault("Content-Length", str(len(response.content)))
             key = getattr(request, "auth_key_mask", None)
             logger.info(
                 "request",

@@ -156,8 +156,9 @@ STORAGES = {
 MAX_REQUEST_BODY_BYTES = env_int("MAX_REQUEST_BODY_BYTES", 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
 
-# Per-key rate limits (signalsource/throttling.py), counted in the cache above: DRF rates such as
-# "480/minute" (PostHog's personal API key limits are the defaults), or "off".
+# Per-key rate limits (signalsource/throttling.py), counted in Redis when the cache above is Redis,
+# else in a table of our own: DRF rates such as "480/minute" (PostHog's personal API key limits are
+# the defaults), or "off".
 RATE_LIMITS_ENABLED = env_bool("RATE_LIMITS_ENABLED", True)
 RATE_LIMIT_BURST = os.environ.get("RATE_LIMIT_BURST", "480/minute")
 RATE_LIMIT_SUSTAINED = os.environ.get("RATE_LIMIT_SUSTAINED", "4800/hour")
@@ -173,14 +174,12 @@ REST_FRAMEWORK = {
         "signalsource.parsers.StrictMultiPartParser",
     ],
     "DEFAULT_PAGINATION_CLASS": "signalsource.pagination.LimitOffsetPagination",
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["signalsource.filters.FilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "signalsource.schema.AutoSchema",
     "EXCEPTION_HANDLER": "signalsource.exceptions.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
-    "DEFAULT_THROTTLE_CLASSES": [
-        "signalsource.throttling.BurstRateThrottle",
-        "signalsource.throttling.SustainedRateThrottle",
-    ],
+    # Both per-key limits (burst and sustained) in one throttle: one round trip per request.
+    "DEFAULT_THROTTLE_CLASSES": ["signalsource.throttling.PersonalAPIKeyRateThrottle"],
     "PAGE_SIZE": 100,
 }
 

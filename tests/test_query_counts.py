@@ -2,9 +2,9 @@
 and at most 5 for a write, and the same count whatever the number of configs, projects or keys.
 
 Counted with Django's CaptureQueriesContext, which also records a transaction's BEGIN and COMMIT.
-Rate limits are counted in a local-memory cache here: production counts them in Redis (REDIS_URL),
-which costs no SQL; the database cache fallback would add its own statements. The key's
-`last_used_at` is recent, as it is on every request but one an hour; that write has its own test.
+Rate limits are off here: production counts them in Redis (REDIS_URL), which costs no SQL; without
+Redis they cost exactly one statement more (last test). The key's `last_used_at` is recent, as it is
+on every request but one an hour; that write has its own test.
 """
 
 from datetime import timedelta
@@ -28,8 +28,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def rate_limits_off_the_database():
-    with override_settings(CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}):
+def rate_limits_off():
+    with override_settings(RATE_LIMITS_ENABLED=False):
         yield
 
 
@@ -155,3 +155,16 @@ def test_a_never_used_key_records_its_first_use():
     assert response.status_code == 200, response.json()
     tenant.api_key.refresh_from_db()
     assert tenant.api_key.last_used_at is not None
+
+
+def test_without_redis_both_rate_limits_cost_one_statement():
+    tenant = Tenant()
+    _fill(tenant, PAIRS[:2])
+    _mark_used(tenant.api_key)
+    _, unlimited = _count(lambda: tenant.client.get(tenant.url))
+    without_redis = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    limits = {"RATE_LIMIT_BURST": "100/minute", "RATE_LIMIT_SUSTAINED": "1000/hour"}
+    with override_settings(CACHES=without_redis, RATE_LIMITS_ENABLED=True, **limits):
+        response, limited = _count(lambda: tenant.client.get(tenant.url))
+    assert response.status_code == 200, response.json()
+    assert limited == unlimited + 1

@@ -7,16 +7,20 @@ import uuid
 
 import pytest
 import redis
-from django.core.cache import cache
 from django.db import connection
 from django.test import override_settings
 
 from signalsource import throttling
+from signalsource.models import RateLimitCounter
 
 from .conftest import Tenant, key_client, make_key
 from .live_server import call, database_url_of, gunicorn_server
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+# Any cache but Redis: the limits are then counted in the database (even when REDIS_URL is set).
+NO_REDIS = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 
 def _redis_is_up() -> bool:
@@ -109,15 +113,29 @@ def test_the_switch_turns_every_limit_off(tenant):
     assert statuses(tenant.client, tenant.url, 5) == [200] * 5
 
 
-@override_settings(RATE_LIMIT_BURST="2/minute", RATE_LIMIT_SUSTAINED="off")
+@override_settings(CACHES=NO_REDIS, RATE_LIMIT_BURST="2/minute", RATE_LIMIT_SUSTAINED="off")
 def test_the_count_lives_in_the_shared_cache_not_in_the_process(tenant):
     statuses(tenant.client, tenant.url, 2)
     assert tenant.client.get(tenant.url).status_code == 429
-    # The count is in the cache (the database's cache table unless REDIS_URL is set), which every
-    # server process reads, not in anything the process keeps.
-    throttle = throttling.BurstRateThrottle()
-    window = int(PINNED_NOW // throttle.duration)
-    assert cache.get(f"throttle:burst:key:{tenant.api_key.digest[:32]}:{window}") == 3
+    # The count is in the database (Redis when REDIS_URL is set), which every server process reads,
+    # not in anything the process keeps.
+    counter = RateLimitCounter.objects.get(key=f"throttle:burst:key:{tenant.api_key.digest[:32]}")
+    assert counter.count == 3
+    assert counter.window_start == int(PINNED_NOW // 60)
+
+
+@override_settings(CACHES=NO_REDIS, RATE_LIMIT_BURST="3/minute", RATE_LIMIT_SUSTAINED="5/hour")
+def test_both_limits_are_counted_on_every_request_and_a_new_window_starts_a_new_count(tenant, monkeypatch):
+    assert statuses(tenant.client, tenant.url, 4) == [200, 200, 200, 429]  # the burst limit
+
+    # The next minute: the burst count starts again, the hour's count goes on to its limit.
+    monkeypatch.setattr(throttling.PersonalAPIKeyRateThrottle, "timer", staticmethod(lambda: PINNED_NOW + 60))
+    assert statuses(tenant.client, tenant.url, 2) == [200, 429]  # 5 counted this hour, then 6
+    response = tenant.client.get(tenant.url)
+    assert response["Retry-After"] == str(3600 - 90)  # the longer wait of the two limits
+    counts = dict(RateLimitCounter.objects.values_list("key", "count"))
+    digest = tenant.api_key.digest[:32]
+    assert counts == {f"throttle:burst:key:{digest}": 3, f"throttle:sustained:key:{digest}": 7}
 
 
 @pytest.mark.skipif(not _redis_is_up(), reason="needs a Redis server (CI starts one on 127.0.0.1:6379)")

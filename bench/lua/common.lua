@@ -13,6 +13,16 @@ local function now_ms()
 end
 
 targets = dofile(os.getenv("BENCH_TARGETS"))
+-- With several instances (run.py --instances), each wrk takes every n-th target: disjoint shares.
+local shard, shards = (os.getenv("BENCH_SHARD") or "0/1"):match("(%d+)/(%d+)")
+shard, shards = tonumber(shard), tonumber(shards)
+if shards > 1 then
+  local mine = {}
+  for i, t in ipairs(targets) do
+    if (i - 1) % shards == shard then table.insert(mine, t) end
+  end
+  targets = mine
+end
 counter = 0
 
 local rate = tonumber(os.getenv("BENCH_RATE") or "0")

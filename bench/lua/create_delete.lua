@@ -13,7 +13,7 @@ local pending = {}
 local creates = 0
 
 function request()
-  local created = table.remove(pending)
+  local created = table.remove(pending, 1)  -- oldest first, so none waits until its slot comes round again
   if created then
     return wrk.format("DELETE", "/api/projects/" .. created.project .. "/signal_source_configs/" .. created.id .. "/",
       {Authorization = auth_by_project[created.project]})
