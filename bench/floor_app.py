@@ -83,11 +83,19 @@ def _row(record) -> dict:
 def _authenticate(environ):
     scheme, _, raw_key = environ.get("HTTP_AUTHORIZATION", "").strip().partition(" ")
     if scheme.lower() != "bearer":
-        raise HTTPError("401 Unauthorized", "authentication_error", "not_authenticated",
-                        "Authentication credentials were not provided.")
+        raise HTTPError(
+            "401 Unauthorized",
+            "authentication_error",
+            "not_authenticated",
+            "Authentication credentials were not provided.",
+        )
     raw_key = raw_key.strip()
-    invalid = HTTPError("401 Unauthorized", "authentication_error", "authentication_failed",
-                        "Personal API key found in request Authorization header is invalid.")
+    invalid = HTTPError(
+        "401 Unauthorized",
+        "authentication_error",
+        "authentication_failed",
+        "Personal API key found in request Authorization header is invalid.",
+    )
     if not raw_key or len(raw_key) > 128:
         raise invalid
     key = _sql(
@@ -136,17 +144,27 @@ def _project(raw_id: str, key, write: bool) -> int:
         raise _not_found("Project not found.")
     scopes, required = key[2], "task:write" if write else "task:read"
     if not ("*" in scopes or required in scopes or (not write and "task:write" in scopes)):
-        raise HTTPError("403 Forbidden", "authentication_error", "permission_denied",
-                        f"API key missing required scope '{required}'")
+        raise HTTPError(
+            "403 Forbidden", "authentication_error", "permission_denied", f"API key missing required scope '{required}'"
+        )
     if key[3] and project[0] not in key[3]:
-        raise HTTPError("403 Forbidden", "authentication_error", "permission_denied",
-                        f"API key does not have access to the requested project: ID {project[0]}.")
+        raise HTTPError(
+            "403 Forbidden",
+            "authentication_error",
+            "permission_denied",
+            f"API key does not have access to the requested project: ID {project[0]}.",
+        )
     if key[4] and project[1] not in key[4]:
-        raise HTTPError("403 Forbidden", "authentication_error", "permission_denied",
-                        f"API key does not have access to the requested organization: ID {project[1]}.")
+        raise HTTPError(
+            "403 Forbidden",
+            "authentication_error",
+            "permission_denied",
+            f"API key does not have access to the requested organization: ID {project[1]}.",
+        )
     if not project[2]:
-        raise HTTPError("403 Forbidden", "authentication_error", "permission_denied",
-                        "You don't have access to the project.")
+        raise HTTPError(
+            "403 Forbidden", "authentication_error", "permission_denied", "You don't have access to the project."
+        )
     return project[0]
 
 
@@ -233,24 +251,38 @@ def _list(environ, project_id):
 def _create(environ, project_id, key):
     data = _body(environ)
     product, source_type = data.get("source_product"), data.get("source_type")
-    for name, value, choices in (("source_product", product, catalog.PRODUCT_LABELS),
-                                 ("source_type", source_type, catalog.TYPE_LABELS)):
+    for name, value, choices in (
+        ("source_product", product, catalog.PRODUCT_LABELS),
+        ("source_type", source_type, catalog.TYPE_LABELS),
+    ):
         if value is None:
             raise _invalid("This field is required.", name, "required")
         if value not in choices:
             raise _invalid(f'"{value}" is not a valid choice.', name, "invalid_choice")
     if catalog.get_source(product, source_type) is None:
         valid = ", ".join(catalog.valid_types_for(product))
-        raise _invalid(f"'{source_type}' is not a valid source_type for '{product}'. Valid types: {valid}.",
-                       "source_type", "invalid_pair")
+        raise _invalid(
+            f"'{source_type}' is not a valid source_type for '{product}'. Valid types: {valid}.",
+            "source_type",
+            "invalid_pair",
+        )
     now = datetime.now(UTC)
     try:
         record = _sql(
             "INSERT INTO signalsource_signalsourceconfig (id, project_id, source_product, source_type, enabled,"
             " config, status, created_by_id, created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, NULL, %s, %s, %s)"
             f" RETURNING {COLUMNS}",
-            [uuid6.uuid7(), project_id, product, source_type, _enabled(data, True),
-             _config(data, product, source_type), key[1], now, now],
+            [
+                uuid6.uuid7(),
+                project_id,
+                product,
+                source_type,
+                _enabled(data, True),
+                _config(data, product, source_type),
+                key[1],
+                now,
+                now,
+            ],
         ).fetchone()
     except psycopg.errors.UniqueViolation:
         raise _invalid(DUPLICATE, "source_product", "unique") from None
@@ -289,8 +321,9 @@ def _handle(environ):
     raw_project, config_id = match.groups()
     allowed = ("GET", "PATCH", "DELETE") if config_id else ("GET", "POST")
     if method not in allowed:
-        raise HTTPError("405 Method Not Allowed", "invalid_request", "method_not_allowed",
-                        f'Method "{method}" not allowed.')
+        raise HTTPError(
+            "405 Method Not Allowed", "invalid_request", "method_not_allowed", f'Method "{method}" not allowed.'
+        )
     key = _authenticate(environ)
     _throttle(key[0])
     project_id = _project(raw_project, key, write=method != "GET")

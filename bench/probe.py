@@ -40,8 +40,12 @@ def _service(method, path, raw_key, body=None):
 def _floor(method, path, raw_key, body=None):
     raw_body = orjson.dumps(body) if body is not None else b""
     environ = {
-        "PATH_INFO": path, "REQUEST_METHOD": method, "QUERY_STRING": "", "HTTP_HOST": "127.0.0.1",
-        "HTTP_AUTHORIZATION": f"Bearer {raw_key}", "CONTENT_LENGTH": str(len(raw_body)),
+        "PATH_INFO": path,
+        "REQUEST_METHOD": method,
+        "QUERY_STRING": "",
+        "HTTP_HOST": "127.0.0.1",
+        "HTTP_AUTHORIZATION": f"Bearer {raw_key}",
+        "CONTENT_LENGTH": str(len(raw_body)),
         "wsgi.input": io.BytesIO(raw_body),
     }
     before = floor_app.queries
@@ -69,8 +73,10 @@ def main() -> None:
     _, retrieve_sql = _service("GET", f"{base}{config_id}/", read_key)
     counts["retrieve"] = (len(retrieve_sql), _floor("GET", f"{base}{config_id}/", read_key))
     patch = {"enabled": True, "config": {"steering": "bench"}}
-    counts["patch"] = (len(_service("PATCH", f"{base}{config_id}/", read_key, patch)[1]),
-                       _floor("PATCH", f"{base}{config_id}/", read_key, patch))
+    counts["patch"] = (
+        len(_service("PATCH", f"{base}{config_id}/", read_key, patch)[1]),
+        _floor("PATCH", f"{base}{config_id}/", read_key, patch),
+    )
     create = {"source_product": "github", "source_type": "issue"}
     response, create_sql = _service("POST", write_base, write_key, create)
     _, delete_sql = _service("DELETE", f"{write_base}{response.json()['id']}/", write_key)
@@ -85,8 +91,12 @@ def main() -> None:
     counts["delete"] = (len(delete_sql), floor_delete)
 
     with connection.cursor() as cursor:
-        for name, sql in (("list", list_sql[-1]), ("retrieve", retrieve_sql[-1]),
-                          ("key lookup", list_sql[0]), ("project and membership", list_sql[1])):
+        for name, sql in (
+            ("list", list_sql[-1]),
+            ("retrieve", retrieve_sql[-1]),
+            ("key lookup", list_sql[0]),
+            ("project and membership", list_sql[1]),
+        ):
             cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {sql}")
             plans[name] = "\n".join(row[0] for row in cursor.fetchall())
     print(orjson.dumps({"queries": counts, "plans": plans}).decode())

@@ -96,9 +96,18 @@ class Server:
         }
         with log_path.open("wb") as log:
             process = subprocess.Popen(
-                [str(ROOT / ".venv/bin/gunicorn"), self.app, "-c", str(ROOT / "gunicorn.conf.py"),
-                 "--chdir", str(ROOT)],
-                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                [
+                    str(ROOT / ".venv/bin/gunicorn"),
+                    self.app,
+                    "-c",
+                    str(ROOT / "gunicorn.conf.py"),
+                    "--chdir",
+                    str(ROOT),
+                ],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         self.processes.append(process)
         deadline = time.monotonic() + 30
@@ -139,20 +148,37 @@ def wrk(server: Server, scenario: str, targets_file: Path, seconds: int, connect
     urls = server.urls
     runs = []
     for index, url in enumerate(urls):
-        env = {**os.environ, "BENCH_TARGETS": str(targets_file), "BENCH_LUA_DIR": str(BENCH / "lua"),
-               "BENCH_RATE": f"{rate / len(urls):.1f}", "BENCH_SHARD": f"{index}/{len(urls)}"}
-        command = ["wrk", "-t1", f"-c{max(1, connections // len(urls))}", f"-d{seconds}s", "--timeout", "5s",
-                   "-s", str(BENCH / "lua" / f"{scenario}.lua"), url]
+        env = {
+            **os.environ,
+            "BENCH_TARGETS": str(targets_file),
+            "BENCH_LUA_DIR": str(BENCH / "lua"),
+            "BENCH_RATE": f"{rate / len(urls):.1f}",
+            "BENCH_SHARD": f"{index}/{len(urls)}",
+        }
+        command = [
+            "wrk",
+            "-t1",
+            f"-c{max(1, connections // len(urls))}",
+            f"-d{seconds}s",
+            "--timeout",
+            "5s",
+            "-s",
+            str(BENCH / "lua" / f"{scenario}.lua"),
+            url,
+        ]
         runs.append(subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     results = [_wrk_result(server, scenario, run, seconds) for run in runs]
     if len(results) == 1:
         return results[0]
     requests = sum(r["requests"] for r in results)
     combined = {
-        "requests": requests, "duration_us": max(r["duration_us"] for r in results),
+        "requests": requests,
+        "duration_us": max(r["duration_us"] for r in results),
         "p50_us": sum(r["p50_us"] * r["requests"] for r in results) / max(requests, 1),
-        "p99_us": max(r["p99_us"] for r in results), "max_us": max(r["max_us"] for r in results),
-        "errors": sum(r["errors"] for r in results), "status_errors": sum(r["status_errors"] for r in results),
+        "p99_us": max(r["p99_us"] for r in results),
+        "max_us": max(r["max_us"] for r in results),
+        "errors": sum(r["errors"] for r in results),
+        "status_errors": sum(r["status_errors"] for r in results),
     }
     combined["rps"] = sum(r["rps"] for r in results)
     combined["p50_ms"], combined["p99_ms"] = combined["p50_us"] / 1000, combined["p99_us"] / 1000
@@ -208,9 +234,18 @@ def clear_write_projects(database_url: str, projects: int) -> None:
 def probe(database_url: str, ids: tuple[int, int, int, int]) -> dict:
     completed = subprocess.run(
         [sys.executable, str(BENCH / "probe.py"), *map(str, ids)],
-        env={**os.environ, "DATABASE_URL": database_url, "REDIS_URL": REDIS_URL, "LOG_LEVEL": "WARNING",
-             "SECRET_KEY": "bench-probe"},
-        capture_output=True, text=True, timeout=120, check=True, cwd=ROOT,
+        env={
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "REDIS_URL": REDIS_URL,
+            "LOG_LEVEL": "WARNING",
+            "SECRET_KEY": "bench-probe",
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        cwd=ROOT,
     )
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
@@ -221,9 +256,13 @@ def _combine(slices: list[dict]) -> dict:
     middle = sorted(slices, key=lambda r: r["p99_us"])[len(slices) // 2]
     requests, seconds = sum(r["requests"] for r in slices), sum(r["duration_us"] for r in slices) / 1e6
     return {
-        "requests": requests, "rps": requests / seconds, "p50_ms": middle["p50_ms"], "p99_ms": middle["p99_ms"],
+        "requests": requests,
+        "rps": requests / seconds,
+        "p50_ms": middle["p50_ms"],
+        "p99_ms": middle["p99_ms"],
         "worst_p99_ms": max(r["p99_ms"] for r in slices),
-        "errors": sum(r["errors"] for r in slices), "status_errors": sum(r["status_errors"] for r in slices),
+        "errors": sum(r["errors"] for r in slices),
+        "status_errors": sum(r["status_errors"] for r in slices),
     }
 
 
@@ -253,10 +292,12 @@ def measure(servers: list[Server], scenario: str, targets: Path, cfg: Settings, 
     for server in servers:
         peak, fixed = peaks[server.name], _combine(fixed_slices[server.name])
         rate = peak["rps"] * FIXED_RATE_SHARE
-        print(f"  {scenario:<14} {server.name:<8} peak {peak['rps']:7.0f} req/s  p99 {peak['p99_ms']:6.1f} ms | "
-              f"at {rate:5.0f} req/s: p50 {fixed['p50_ms']:5.1f} ms p99 {fixed['p99_ms']:6.1f} ms"
-              f"  (errors {peak['errors'] + peak['status_errors'] + fixed['errors'] + fixed['status_errors']})",
-              flush=True)
+        print(
+            f"  {scenario:<14} {server.name:<8} peak {peak['rps']:7.0f} req/s  p99 {peak['p99_ms']:6.1f} ms | "
+            f"at {rate:5.0f} req/s: p50 {fixed['p50_ms']:5.1f} ms p99 {fixed['p99_ms']:6.1f} ms"
+            f"  (errors {peak['errors'] + peak['status_errors'] + fixed['errors'] + fixed['status_errors']})",
+            flush=True,
+        )
         results[server.name] = {"peak": peak, "fixed": fixed, "rate": rate}
     return results
 
@@ -267,8 +308,12 @@ def main() -> None:
     parser.add_argument("--projects", type=int, default=100_000, help="large scale, in projects (5 configs each)")
     parser.add_argument("--small-projects", type=int, default=200, help="small scale, in projects")
     parser.add_argument("--duration", type=int, help="seconds per measured run")
-    parser.add_argument("--instances", type=int, default=1,
-                        help="gunicorn instances per app (each with its own workers), the load split across them")
+    parser.add_argument(
+        "--instances",
+        type=int,
+        default=1,
+        help="gunicorn instances per app (each with its own workers), the load split across them",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: apt-get install -y wrk")
@@ -278,8 +323,13 @@ def main() -> None:
     if not 1 <= args.instances <= 8:
         parser.error("--instances must be between 1 and 8")
     cfg = Settings(
-        projects=args.projects, small_projects=args.small_projects, warmup=2 if args.quick else 5,
-        duration=duration, connections=16, rate_connections=32, label="quick" if args.quick else "full",
+        projects=args.projects,
+        small_projects=args.small_projects,
+        warmup=2 if args.quick else 5,
+        duration=duration,
+        connections=16,
+        rate_connections=32,
+        label="quick" if args.quick else "full",
         instances=args.instances,
     )
     RESULTS.mkdir(exist_ok=True)
@@ -303,8 +353,11 @@ def main() -> None:
     try:
         for server in servers.values():
             server.start()
-        print(f"Load: wrk -t1 -c{cfg.connections} for {cfg.duration} s after {cfg.warmup} s warm-up; "
-              f"then {FIXED_RATE_SHARE:.0%} of each app's peak with -c{cfg.rate_connections}", flush=True)
+        print(
+            f"Load: wrk -t1 -c{cfg.connections} for {cfg.duration} s after {cfg.warmup} s warm-up; "
+            f"then {FIXED_RATE_SHARE:.0%} of each app's peak with -c{cfg.rate_connections}",
+            flush=True,
+        )
         for scenario in SCENARIOS:
             targets = write_targets if scenario == "create_delete" else read_targets
             cleanup = None
@@ -318,8 +371,10 @@ def main() -> None:
             wrk(servers["service_small"], scenario, small_read_targets, cfg.warmup, cfg.connections)
             scale_slices: dict[str, list] = {"small": [], "large": []}
             for _ in range(SLICES):
-                for scale, server, targets in (("small", servers["service_small"], small_read_targets),
-                                               ("large", servers["service"], read_targets)):
+                for scale, server, targets in (
+                    ("small", servers["service_small"], small_read_targets),
+                    ("large", servers["service"], read_targets),
+                ):
                     scale_slices[scale].append(
                         wrk(server, scenario, targets, max(1, cfg.duration // SLICES), cfg.rate_connections, rate)
                     )
@@ -340,25 +395,42 @@ def _ms(value: float) -> str:
 def report(results: dict, cfg: Settings) -> None:
     runs, queries = results["runs"], results["probe"]["queries"]
     query_key = {"list": ["list"], "retrieve": ["retrieve"], "patch": ["patch"], "create_delete": ["create", "delete"]}
-    header = ("scenario", "service r/s", "floor r/s", "ratio", "target", "svc p50/p99 @70%", "floor p50/p99 @70%",
-              "svc p99 @peak", "SQL/req svc", "SQL/req floor", "errors")
+    header = (
+        "scenario",
+        "service r/s",
+        "floor r/s",
+        "ratio",
+        "target",
+        "svc p50/p99 @70%",
+        "floor p50/p99 @70%",
+        "svc p99 @peak",
+        "SQL/req svc",
+        "SQL/req floor",
+        "errors",
+    )
     rows = []
     for scenario in SCENARIOS:
         svc, flo = runs[f"{scenario}/service"], runs[f"{scenario}/floor"]
         ratio = svc["peak"]["rps"] / flo["peak"]["rps"]
-        errors = sum(r[k] for r in (svc["peak"], svc["fixed"], flo["peak"], flo["fixed"])
-                     for k in ("errors", "status_errors"))
-        rows.append((
-            scenario, f"{svc['peak']['rps']:.0f}", f"{flo['peak']['rps']:.0f}", f"{ratio:.2f}",
-            f">= {TARGET_RATIO[scenario]} {'ok' if ratio >= TARGET_RATIO[scenario] else 'MISSED'}",
-            f"{_ms(svc['fixed']['p50_ms'])} / {_ms(svc['fixed']['p99_ms'])}"
-            f" {'ok' if svc['fixed']['p99_ms'] < P99_LIMIT_MS else 'MISSED'}",
-            f"{_ms(flo['fixed']['p50_ms'])} / {_ms(flo['fixed']['p99_ms'])}",
-            _ms(svc["peak"]["p99_ms"]),
-            " + ".join(str(queries[k][0]) for k in query_key[scenario]),
-            " + ".join(str(queries[k][1]) for k in query_key[scenario]),
-            str(errors),
-        ))
+        errors = sum(
+            r[k] for r in (svc["peak"], svc["fixed"], flo["peak"], flo["fixed"]) for k in ("errors", "status_errors")
+        )
+        rows.append(
+            (
+                scenario,
+                f"{svc['peak']['rps']:.0f}",
+                f"{flo['peak']['rps']:.0f}",
+                f"{ratio:.2f}",
+                f">= {TARGET_RATIO[scenario]} {'ok' if ratio >= TARGET_RATIO[scenario] else 'MISSED'}",
+                f"{_ms(svc['fixed']['p50_ms'])} / {_ms(svc['fixed']['p99_ms'])}"
+                f" {'ok' if svc['fixed']['p99_ms'] < P99_LIMIT_MS else 'MISSED'}",
+                f"{_ms(flo['fixed']['p50_ms'])} / {_ms(flo['fixed']['p99_ms'])}",
+                _ms(svc["peak"]["p99_ms"]),
+                " + ".join(str(queries[k][0]) for k in query_key[scenario]),
+                " + ".join(str(queries[k][1]) for k in query_key[scenario]),
+                str(errors),
+            )
+        )
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     line = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True))  # noqa: E731
     out = [
@@ -366,10 +438,16 @@ def report(results: dict, cfg: Settings) -> None:
         f"gunicorn.conf.py for both apps, {cfg.instances} instance(s) each; "
         f"wrk -t1 -c{cfg.connections} {cfg.duration} s per run; "
         f"{os.cpu_count()} cores; {datetime.now().isoformat(timespec='seconds')}",
-        "", line(header), line(["-" * w for w in widths]), *map(line, rows), "",
+        "",
+        line(header),
+        line(["-" * w for w in widths]),
+        *map(line, rows),
+        "",
     ]
-    out.append(f"Latency by scale (service, fixed rate = {FIXED_RATE_SHARE:.0%} of its large-scale peak; "
-               f"target: large p50 <= {SCALE_LATENCY_LIMIT}x small p50)")
+    out.append(
+        f"Latency by scale (service, fixed rate = {FIXED_RATE_SHARE:.0%} of its large-scale peak; "
+        f"target: large p50 <= {SCALE_LATENCY_LIMIT}x small p50)"
+    )
     for scenario in ("list", "retrieve"):
         small, large = runs[f"{scenario}/scale_small"], runs[f"{scenario}/scale_large"]
         factor = large["p50_ms"] / small["p50_ms"]
@@ -380,8 +458,10 @@ def report(results: dict, cfg: Settings) -> None:
         )
     out.append("")
     for name, rss in results["rss_mib"].items():
-        out.append(f"Memory per worker, {name}: {', '.join(f'{r:.0f}' for r in rss)} MiB "
-                   f"(mean {sum(rss) / max(len(rss), 1):.0f} MiB, {len(rss)} workers)")
+        out.append(
+            f"Memory per worker, {name}: {', '.join(f'{r:.0f}' for r in rss)} MiB "
+            f"(mean {sum(rss) / max(len(rss), 1):.0f} MiB, {len(rss)} workers)"
+        )
     out += ["", "Query plans at the large scale (EXPLAIN ANALYZE of the service's own SQL):"]
     for name, plan in results["probe"]["plans"].items():
         out += [f"-- {name}", plan, ""]

@@ -130,26 +130,68 @@ def seed(projects: int, *, force: bool = False) -> dict:
         _copy(
             cur,
             "auth_user",
-            ["id", "password", "is_superuser", "username", "first_name", "last_name", "email", "is_staff",
-             "is_active", "date_joined"],
+            [
+                "id",
+                "password",
+                "is_superuser",
+                "username",
+                "first_name",
+                "last_name",
+                "email",
+                "is_staff",
+                "is_active",
+                "date_joined",
+            ],
             ((i, "!", False, bench_email(i), "", "", bench_email(i), False, True, now) for i in range(1, orgs + 1)),
             orgs,
             "users",
         )
-        _copy(cur, "projects_organization", ["id", "name", "created_at"],
-              ((i, f"Bench org {i}", now) for i in range(1, orgs + 1)), orgs, "organizations")
-        _copy(cur, "projects_organizationmembership", ["id", "organization_id", "user_id", "joined_at"],
-              ((i, i, i, now) for i in range(1, orgs + 1)), orgs, "memberships")
+        _copy(
+            cur,
+            "projects_organization",
+            ["id", "name", "created_at"],
+            ((i, f"Bench org {i}", now) for i in range(1, orgs + 1)),
+            orgs,
+            "organizations",
+        )
+        _copy(
+            cur,
+            "projects_organizationmembership",
+            ["id", "organization_id", "user_id", "joined_at"],
+            ((i, i, i, now) for i in range(1, orgs + 1)),
+            orgs,
+            "memberships",
+        )
         # last_used_at is recent, so the benchmark does not measure the hourly write.
         scopes = orjson.dumps(["task:write"]).decode()
         _copy(
             cur,
             "auth_keys_personalapikey",
-            ["id", "user_id", "label", "digest", "mask", "scopes", "scoped_projects", "scoped_organizations",
-             "created_at", "last_used_at"],
+            [
+                "id",
+                "user_id",
+                "label",
+                "digest",
+                "mask",
+                "scopes",
+                "scoped_projects",
+                "scoped_organizations",
+                "created_at",
+                "last_used_at",
+            ],
             (
-                (i, i, "bench", _digest(raw := bench_raw_key(bench_email(i))), f"{raw[:4]}...{raw[-4:]}", scopes,
-                 "[]", "[]", now, now)
+                (
+                    i,
+                    i,
+                    "bench",
+                    _digest(raw := bench_raw_key(bench_email(i))),
+                    f"{raw[:4]}...{raw[-4:]}",
+                    scopes,
+                    "[]",
+                    "[]",
+                    now,
+                    now,
+                )
                 for i in range(1, orgs + 1)
             ),
             orgs,
@@ -164,9 +206,7 @@ def seed(projects: int, *, force: bool = False) -> dict:
             (
                 (
                     p,
-                    (p - 1) // PROJECTS_PER_ORG + 1
-                    if p <= projects
-                    else first_write_org + (p - projects - 1),
+                    (p - 1) // PROJECTS_PER_ORG + 1 if p <= projects else first_write_org + (p - projects - 1),
                     f"Project {p}",
                     now,
                 )
@@ -183,21 +223,46 @@ def seed(projects: int, *, force: bool = False) -> dict:
                     created = now - timedelta(seconds=rng.randrange(365 * 86400))
                     updated = created + timedelta(seconds=rng.randrange(int((now - created).total_seconds()) + 1))
                     status = rng.choice((None, None, "running", "completed", "failed"))
-                    yield (uuid6.uuid7(), p, product, source_type, rng.random() < 0.9, orjson.dumps(config).decode(),
-                           status, user, created, updated)
+                    yield (
+                        uuid6.uuid7(),
+                        p,
+                        product,
+                        source_type,
+                        rng.random() < 0.9,
+                        orjson.dumps(config).decode(),
+                        status,
+                        user,
+                        created,
+                        updated,
+                    )
 
         _copy(
             cur,
             "signalsource_signalsourceconfig",
-            ["id", "project_id", "source_product", "source_type", "enabled", "config", "status", "created_by_id",
-             "created_at", "updated_at"],
+            [
+                "id",
+                "project_id",
+                "source_product",
+                "source_type",
+                "enabled",
+                "config",
+                "status",
+                "created_by_id",
+                "created_at",
+                "updated_at",
+            ],
             configs(),
             projects * len(SOURCES),
             "configs",
         )
         # Later inserts through the ORM must not collide with the ids COPY wrote.
-        for table in ("auth_user", "projects_organization", "projects_organizationmembership",
-                      "auth_keys_personalapikey", "projects_project"):
+        for table in (
+            "auth_user",
+            "projects_organization",
+            "projects_organizationmembership",
+            "auth_keys_personalapikey",
+            "projects_project",
+        ):
             cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
         conn.commit()
     with psycopg.connect(url, autocommit=True) as conn:

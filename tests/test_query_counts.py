@@ -78,8 +78,12 @@ def _requests(tenant):
     return [
         ("list", READ_LIMIT, 200, lambda: tenant.client.get(tenant.url)),
         ("retrieve", READ_LIMIT, 200, lambda: tenant.client.get(detail)),
-        ("patch", WRITE_LIMIT, 200,
-         lambda: tenant.client.patch(detail, {"enabled": False, "config": {"steering": "x"}}, format="json")),
+        (
+            "patch",
+            WRITE_LIMIT,
+            200,
+            lambda: tenant.client.patch(detail, {"enabled": False, "config": {"steering": "x"}}, format="json"),
+        ),
         ("create", WRITE_LIMIT, 201, create_then_delete),
     ]
 
