@@ -64,6 +64,10 @@ def _not_found(detail="Not found."):
     return HTTPError("404 Not Found", "invalid_request", "not_found", detail)
 
 
+def _forbidden(detail):
+    return HTTPError("403 Forbidden", "authentication_error", "permission_denied", detail)
+
+
 def _invalid(detail, attr, code="invalid"):
     return HTTPError("400 Bad Request", "validation_error", code, detail, attr)
 
@@ -144,27 +148,13 @@ def _project(raw_id: str, key, write: bool) -> int:
         raise _not_found("Project not found.")
     scopes, required = key[2], "task:write" if write else "task:read"
     if not ("*" in scopes or required in scopes or (not write and "task:write" in scopes)):
-        raise HTTPError(
-            "403 Forbidden", "authentication_error", "permission_denied", f"API key missing required scope '{required}'"
-        )
+        raise _forbidden(f"API key missing required scope '{required}'")
     if key[3] and project[0] not in key[3]:
-        raise HTTPError(
-            "403 Forbidden",
-            "authentication_error",
-            "permission_denied",
-            f"API key does not have access to the requested project: ID {project[0]}.",
-        )
+        raise _forbidden(f"API key does not have access to the requested project: ID {project[0]}.")
     if key[4] and project[1] not in key[4]:
-        raise HTTPError(
-            "403 Forbidden",
-            "authentication_error",
-            "permission_denied",
-            f"API key does not have access to the requested organization: ID {project[1]}.",
-        )
+        raise _forbidden(f"API key does not have access to the requested organization: ID {project[1]}.")
     if not project[2]:
-        raise HTTPError(
-            "403 Forbidden", "authentication_error", "permission_denied", "You don't have access to the project."
-        )
+        raise _forbidden("You don't have access to the project.")
     return project[0]
 
 

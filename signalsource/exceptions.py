@@ -15,7 +15,7 @@ from django.http import Http404, JsonResponse
 from exceptions_hog import exception_handler as hog_exception_handler
 from rest_framework import exceptions, status
 
-from .middleware import request_id_var
+from .request_id import request_id_var
 
 logger = logging.getLogger("signalsource.errors")
 

@@ -10,11 +10,13 @@ from .models import ProcessingStatus, SignalSourceConfig
 from .services import DUPLICATE_MESSAGE
 
 PAIR_SEPARATOR = "/"
-SOURCE_CHOICES = [(f"{s.product}{PAIR_SEPARATOR}{s.type}", s.label) for s in catalog.SOURCES]
 
 
 def source_value(product: str, source_type: str) -> str:
     return f"{product}{PAIR_SEPARATOR}{source_type}"
+
+
+SOURCE_CHOICES = [(source_value(s.product, s.type), s.label) for s in catalog.SOURCES]
 
 
 def config_keys_help(product: str | None = None, source_type: str | None = None) -> str:

@@ -1,6 +1,5 @@
-"""Request ids and the one-line-per-request log."""
+"""Request ids, the one-line-per-request log, and the request body limit."""
 
-import contextvars
 import io
 import logging
 import re
@@ -11,22 +10,15 @@ from django.conf import settings
 from django.core.handlers.wsgi import LimitedStream
 from django.http import JsonResponse
 
-logger = logging.getLogger("signalsource.request")
+from .exceptions import error_body
+from .request_id import request_id_var
 
-request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+logger = logging.getLogger("signalsource.request")
 
 # A client may pass its own id through a proxy; anything else is replaced, so ids stay safe to log.
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 # No Content-Length on these: a 204 must not have one (RFC 9110, 8.6), a 304 has no body of its own.
 NO_BODY_STATUSES = frozenset({204, 304})
-
-
-class RequestIdLogFilter(logging.Filter):
-    """Adds the current request's id to every log record."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = request_id_var.get()
-        return True
 
 
 class RequestLogMiddleware:
@@ -85,7 +77,8 @@ class RequestBodyLimitMiddleware:
         declared = (request.META.get("CONTENT_LENGTH") or "").strip()
         if declared:
             if not declared.isascii() or not declared.isdigit():
-                return _error_response(400, "bad_request", "The Content-Length header must be a whole number.")
+                body = error_body("invalid_request", "bad_request", "The Content-Length header must be a whole number.")
+                return JsonResponse(body, status=400)
             if int(declared) > limit:
                 return self._too_large(limit)
         elif "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
@@ -108,10 +101,5 @@ class RequestBodyLimitMiddleware:
 
     @staticmethod
     def _too_large(limit: int):
-        return _error_response(413, "request_too_large", f"The request body must be at most {limit} bytes.")
-
-
-def _error_response(status: int, code: str, detail: str):
-    # The flat error format of signalsource.exceptions, built here because that module imports this one.
-    body = {"type": "invalid_request", "code": code, "detail": detail, "attr": None}
-    return JsonResponse(body, status=status)
+        body = error_body("invalid_request", "request_too_large", f"The request body must be at most {limit} bytes.")
+        return JsonResponse(body, status=413)
