@@ -8,12 +8,23 @@ export PORT
 
 .PHONY: run test lint lock openapi bench clean
 
-# Creates the virtual environment and installs the pinned, hash-checked dependencies, once per
-# change of the lock files.
-$(VENV)/.installed: requirements/base.txt requirements/dev.txt
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes \
-		-r requirements/base.txt -r requirements/dev.txt
+# uv reads the lock (uv.lock) and installs it. pip installs it, at the exact, hash-checked version of
+# tools/uv-requirements.txt, into a venv of its own: .venv then holds exactly what the lock lists, and
+# can be deleted or recreated without taking the tool that rebuilds it along.
+TOOLS := .venv-tools
+UV := $(TOOLS)/bin/uv
+
+$(UV): tools/uv-requirements.txt
+	@test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS) || python3 -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check --require-hashes -r tools/uv-requirements.txt
+	@touch $@
+
+# Creates the virtual environment and installs exactly what uv.lock pins (runtime and dev group,
+# every file hash-checked), once per change of pyproject.toml or the lock. --locked fails, instead of
+# re-resolving, when pyproject.toml and uv.lock disagree: run `make lock`.
+$(VENV)/.installed: pyproject.toml uv.lock $(UV)
+	@test -x $(BIN)/python || $(PYTHON) -m venv --without-pip $(VENV) || python3 -m venv --without-pip $(VENV)
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --locked --python $(BIN)/python
 	@touch $@
 
 .secret_key:
@@ -27,7 +38,7 @@ run: $(VENV)/.installed .secret_key
 	$(BIN)/python manage.py createcachetable
 	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
 	$(BIN)/python manage.py seed_demo --base-url http://127.0.0.1:$(PORT)
-	exec $(BIN)/gunicorn signalsource.wsgi:application -c gunicorn.conf.py
+	exec $(BIN)/gunicorn config.wsgi:application -c config/gunicorn.py
 
 ## test: set up and run the whole suite (PostgreSQL too: DATABASE_URL=postgres://root@127.0.0.1:5432/test)
 test: $(VENV)/.installed .secret_key
@@ -46,11 +57,9 @@ bench: $(VENV)/.installed .secret_key
 	@command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk"; exit 1; }
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
-## lock: re-resolve requirements/*.in into the hash-pinned requirements/*.txt
-lock:
-	$(BIN)/pip install --quiet uv
-	$(BIN)/uv pip compile --python-version 3.11 --generate-hashes --upgrade -q requirements/base.in -o requirements/base.txt
-	$(BIN)/uv pip compile --python-version 3.11 --generate-hashes --upgrade -q requirements/dev.in -o requirements/dev.txt
+## lock: re-resolve pyproject.toml's dependencies to their newest allowed versions into uv.lock
+lock: $(UV)
+	$(UV) lock --upgrade
 
 clean:
-	rm -rf $(VENV) staticfiles db.sqlite3 db.sqlite3-wal db.sqlite3-shm
+	rm -rf $(VENV) $(TOOLS) staticfiles db.sqlite3 db.sqlite3-wal db.sqlite3-shm

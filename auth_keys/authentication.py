@@ -17,32 +17,32 @@ LAST_USED_RESOLUTION = timedelta(hours=1)
 
 
 @functools.cache
-def _key_lookup_sql() -> str:
+def _key_lookup_sql() -> tuple[str, list[str]]:
+    """SQL for the key with its digest and all of its user's columns (each as `user__<attname>`), and
+    the user's field names in the order selected."""
     quote, user_meta = connection.ops.quote_name, get_user_model()._meta
-    key_table, user_table, user_pk = (
-        quote(PersonalAPIKey._meta.db_table),
-        quote(user_meta.db_table),
-        user_meta.pk.column,
+    attnames = [field.attname for field in user_meta.concrete_fields]
+    user_columns = ", ".join(
+        f"u.{quote(field.column)} AS {quote('user__' + field.attname)}" for field in user_meta.concrete_fields
     )
-    return (
-        f"SELECT k.*, u.is_active AS user_is_active FROM {key_table} k"  # noqa: S608 -- names only, no values
-        f" JOIN {user_table} u ON u.{quote(user_pk)} = k.user_id WHERE k.digest = %s"
+    sql = (
+        f"SELECT k.*, {user_columns} FROM {quote(PersonalAPIKey._meta.db_table)} k"  # noqa: S608 -- names only
+        f" JOIN {quote(user_meta.db_table)} u ON u.{quote(user_meta.pk.column)} = k.user_id WHERE k.digest = %s"
     )
+    return sql, attnames
 
 
 def _key_with_user(digest: str) -> PersonalAPIKey | None:
-    """The key with its digest, and its user (only `id` and `is_active` loaded; any other field loads
-    when first read), in one query.
+    """The key with its digest and its whole user, in one query.
 
     Hand-written SQL through `raw()` because this runs on every request: the equivalent
     `select_related("user").filter(digest=...)` costs about 0.8 ms of CPU to compile, raw() 0.2 ms.
     """
-    api_key = next(iter(PersonalAPIKey.objects.raw(_key_lookup_sql(), [digest])), None)
+    sql, user_attnames = _key_lookup_sql()
+    api_key = next(iter(PersonalAPIKey.objects.raw(sql, [digest])), None)
     if api_key is not None:
-        user = get_user_model().from_db(
-            api_key._state.db, ["id", "is_active"], [api_key.user_id, bool(api_key.user_is_active)]
-        )
-        api_key.user = user
+        values = [getattr(api_key, "user__" + name) for name in user_attnames]
+        api_key.user = get_user_model().from_db(api_key._state.db, user_attnames, values)
     return api_key
 
 
@@ -65,8 +65,6 @@ class PersonalAPIKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(f"Personal API key found in request {source} has expired.")
 
         self._touch_last_used(api_key)
-        # For the request log: the mask is safe to show, the key is not.
-        request._request.auth_key_mask = api_key.mask
         return api_key.user, api_key
 
     def authenticate_header(self, request):

@@ -1,4 +1,6 @@
-"""The scopes a personal API key may carry, and how an action maps to the scope it needs."""
+"""The scopes a personal API key may carry, and the scope each view action needs."""
+
+from django.core.exceptions import ImproperlyConfigured
 
 # Scope objects, as `<object>:read` / `<object>:write`. Add an object here to make its scopes valid.
 SCOPE_OBJECTS = ("task",)
@@ -13,6 +15,17 @@ ACTION_ACCESS = {
     "partial_update": "write",
     "destroy": "write",
 }
+
+
+def required_scope(view) -> str | None:
+    """The scope the view's current action needs: its declared `scope_object` and the action's access
+    level, or None for an action that has no mapping (and so is refused). The permission that checks
+    keys and the OpenAPI description both ask this one function."""
+    scope_object = getattr(view, "scope_object", None)
+    if not scope_object:
+        raise ImproperlyConfigured(f"{type(view).__name__} must declare `scope_object` to use API keys.")
+    access = ACTION_ACCESS.get(getattr(view, "action", None) or "")
+    return f"{scope_object}:{access}" if access else None
 
 
 def validate_scopes(scopes) -> list[str]:

@@ -3,7 +3,7 @@
 1. Seeds PostgreSQL if needed (bench/seed.py): 100,000 projects with 500,000 configs, and a small
    scale of 1,000 configs, each in a database of its own.
 2. Serves the service (production settings: DEBUG off, rate limits in Redis) and the raw floor
-   (bench/floor_app.py) with the same gunicorn.conf.py on the same database, on 127.0.0.1 only.
+   (bench/floor_app.py) with the same config/gunicorn.py on the same database, on 127.0.0.1 only.
 3. Drives each with wrk (a separate process, one thread) for list, retrieve, create-then-delete and
    PATCH: a warm-up, then a fixed concurrency (the peak), then a fixed rate of 70 % of that app's
    own peak. List and retrieve also run against the small scale at the large scale's rate.
@@ -100,7 +100,7 @@ class Server:
                     str(ROOT / ".venv/bin/gunicorn"),
                     self.app,
                     "-c",
-                    str(ROOT / "gunicorn.conf.py"),
+                    str(ROOT / "config" / "gunicorn.py"),
                     "--chdir",
                     str(ROOT),
                 ],
@@ -345,9 +345,9 @@ def main() -> None:
     clear_write_projects(large["url"], cfg.projects)
 
     servers = {
-        "service": Server("service", "signalsource.wsgi:application", 18001, large["url"], args.instances),
+        "service": Server("service", "config.wsgi:application", 18001, large["url"], args.instances),
         "floor": Server("floor", "bench.floor_app:application", 18002, large["url"], args.instances),
-        "service_small": Server("service_small", "signalsource.wsgi:application", 18003, small["url"], args.instances),
+        "service_small": Server("service_small", "config.wsgi:application", 18003, small["url"], args.instances),
     }
     results: dict = {"settings": cfg.__dict__, "seed": {"large": large, "small": small}, "runs": {}}
     try:
@@ -435,7 +435,7 @@ def report(results: dict, cfg: Settings) -> None:
     line = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True))  # noqa: E731
     out = [
         f"Benchmark ({cfg.label}): {results['seed']['large']['rows']:,} configs; "
-        f"gunicorn.conf.py for both apps, {cfg.instances} instance(s) each; "
+        f"config/gunicorn.py for both apps, {cfg.instances} instance(s) each; "
         f"wrk -t1 -c{cfg.connections} {cfg.duration} s per run; "
         f"{os.cpu_count()} cores; {datetime.now().isoformat(timespec='seconds')}",
         "",

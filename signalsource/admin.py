@@ -4,8 +4,8 @@ do, so both follow one set of rules."""
 import uuid
 
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
-from rest_framework.exceptions import ValidationError as APIValidationError
 
 from . import catalog, services
 from .forms import SignalSourceConfigAdminForm
@@ -103,9 +103,9 @@ class SignalSourceConfigAdmin(admin.ModelAdmin):
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
-        except APIValidationError:
+        except ValidationError as error:
             # Another create of the same source won the race after the form's own check passed.
-            self.message_user(request, services.DUPLICATE_MESSAGE, messages.ERROR)
+            self.message_user(request, " ".join(error.messages), messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
 
     def delete_model(self, request, obj):

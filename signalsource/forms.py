@@ -1,13 +1,14 @@
-"""The admin's form for a signal source config: the same catalog rules and messages as the API."""
+"""The admin's form for a signal source config. Its rules are the services' (the same as the API's,
+with the same messages); the form shows their errors on its own fields."""
 
 import json
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.forms.fields import InvalidJSONInput
 
-from . import catalog
+from . import catalog, services
 from .models import ProcessingStatus, SignalSourceConfig
-from .services import DUPLICATE_MESSAGE
 
 PAIR_SEPARATOR = "/"
 
@@ -80,21 +81,29 @@ class SignalSourceConfigAdminForm(forms.ModelForm):
     def clean(self):
         cleaned_data = super().clean()
         product, source_type = self.source_pair()
-        if product is None:
+        if product is None or "config" not in cleaned_data:
             return cleaned_data
-        if "config" in cleaned_data:
-            try:
-                cleaned_data["config"] = catalog.clean_config(product, source_type, cleaned_data["config"])
-            except catalog.ConfigError as error:
-                self.add_error("config", str(error))
-        if "source" in self.fields:
-            self.instance.source_product, self.instance.source_type = product, source_type
-            project = cleaned_data.get("project")
-            if (
-                project is not None
-                and SignalSourceConfig.objects.filter(
-                    project=project, source_product=product, source_type=source_type
-                ).exists()
-            ):
-                self.add_error("source", DUPLICATE_MESSAGE)
+        try:
+            if "source" in self.fields:  # a new config
+                self.instance.source_product, self.instance.source_type = product, source_type
+                if cleaned_data.get("project") is not None:
+                    checked = services.validate_new_config(
+                        project=cleaned_data["project"],
+                        source_product=product,
+                        source_type=source_type,
+                        enabled=cleaned_data.get("enabled", True),
+                        config=cleaned_data["config"],
+                    )
+                    cleaned_data["config"] = checked["config"]
+            else:
+                checked = services.validate_changes(self.instance, config=cleaned_data["config"])
+                cleaned_data["config"] = checked["config"]
+        except ValidationError as error:
+            self.add_service_error(error)
         return cleaned_data
+
+    def add_service_error(self, error: ValidationError) -> None:
+        """Shows a service's error on the form field it is about (the source is one field here)."""
+        for field, errors in error.error_dict.items():
+            form_field = "source" if field in SignalSourceConfig.SOURCE_FIELDS else field
+            self.add_error(form_field if form_field in self.fields else None, errors)

@@ -16,6 +16,12 @@ class ProcessingStatus(models.TextChoices):
 class SignalSourceConfig(models.Model):
     """One project's settings for one signal source (a product and a type from the catalog)."""
 
+    # The fields a client may write: the source when the config is created, the rest at any time.
+    # Serializers, the admin and the services all read these lists.
+    SOURCE_FIELDS = ("source_product", "source_type")
+    EDITABLE_FIELDS = ("enabled", "config")
+    WRITABLE_FIELDS = SOURCE_FIELDS + EDITABLE_FIELDS
+
     # UUIDv7: time-ordered, so new rows land at the end of the primary key index.
     id = models.UUIDField(primary_key=True, default=uuid6.uuid7, editable=False)
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="signal_source_configs")
@@ -46,21 +52,3 @@ class SignalSourceConfig(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source_product}/{self.source_type} in project {self.project_id}"
-
-
-class RateLimitCounter(models.Model):
-    """A per-key rate-limit window's count, when there is no Redis (see signalsource/throttling.py).
-
-    One row per (limit, key), reused window after window: the table never holds more than two rows
-    per API key, so nothing needs expiring.
-    """
-
-    key = models.CharField(max_length=100, primary_key=True)
-    window_start = models.BigIntegerField()  # the window's number: epoch seconds // window length
-    count = models.IntegerField()
-
-    class Meta:
-        verbose_name = "rate limit counter"
-
-    def __str__(self) -> str:
-        return f"{self.key}: {self.count} in window {self.window_start}"

@@ -1,6 +1,6 @@
 from rest_framework import mixins
 
-from projects.viewsets import ProjectScopedViewSet
+from api.viewsets import ProjectScopedViewSet
 
 from . import services
 from .filters import SignalSourceConfigFilter
@@ -28,10 +28,7 @@ class SignalSourceConfigViewSet(
         )
 
     def perform_update(self, serializer):
-        changes = {
-            key: serializer.validated_data[key] for key in ("enabled", "config") if key in serializer.validated_data
-        }
-        serializer.instance = services.update_config(serializer.instance, **changes)
+        serializer.instance = services.update_config(serializer.instance, **serializer.validated_data)
 
     def perform_destroy(self, instance):
         services.delete_config(instance)

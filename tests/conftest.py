@@ -1,64 +1,20 @@
-"""Shared setup: small factories for organizations, projects, users and keys, and an API client."""
-
-import itertools
+"""Shared fixtures. The plain helpers they are built on (factories, URLs, assert_error, database
+snapshots) live in `tests/helpers.py`; import them from there."""
 
 import pytest
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from rest_framework.test import APIClient
 
-from auth_keys.services import create_api_key
-from projects.models import Organization, OrganizationMembership, Project
+from tests.helpers import (  # re-exported: some modules still import the factories from here
+    Tenant,
+    configs_url,
+    key_client,
+    make_key,
+    make_organization,
+    make_project,
+    make_user,
+)
 
-_counter = itertools.count(1)
-
-
-def make_user(email=None, *, is_active=True):
-    email = email or f"user{next(_counter)}@example.com"
-    return get_user_model().objects.create_user(username=email, email=email, is_active=is_active)
-
-
-def make_organization(name=None):
-    return Organization.objects.create(name=name or f"Org {next(_counter)}")
-
-
-def make_project(organization=None, *, members=(), name=None):
-    organization = organization or make_organization()
-    for user in members:
-        OrganizationMembership.objects.get_or_create(organization=organization, user=user)
-    return Project.objects.create(organization=organization, name=name or f"Project {next(_counter)}")
-
-
-def make_key(user, scopes=("task:read", "task:write"), **kwargs):
-    """Returns (PersonalAPIKey, raw key)."""
-    return create_api_key(user, scopes=list(scopes), **kwargs)
-
-
-def key_client(raw_key=None):
-    client = APIClient()
-    if raw_key:
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
-    return client
-
-
-class Tenant:
-    """A member user with a project and a read/write key: the usual starting point of a test."""
-
-    def __init__(self, scopes=("task:read", "task:write")):
-        self.user = make_user()
-        self.project = make_project(members=[self.user])
-        self.organization = self.project.organization
-        self.api_key, self.raw_key = make_key(self.user, scopes)
-        self.client = key_client(self.raw_key)
-
-    @property
-    def url(self):
-        return configs_url(self.project.id)
-
-
-def configs_url(project_id, config_id=None):
-    base = f"/api/projects/{project_id}/signal_source_configs/"
-    return f"{base}{config_id}/" if config_id else base
+__all__ = ["Tenant", "configs_url", "key_client", "make_key", "make_organization", "make_project", "make_user"]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -87,10 +43,17 @@ def other_tenant(db):
     return Tenant()
 
 
+@pytest.fixture
+def fast_password_hashing(settings):
+    """For admin tests: the admin_client fixture's superuser has a password, and real hashing would
+    dominate the run time."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture(scope="session")
 def live_service(tmp_path_factory):
     """A real gunicorn server on its own database, with a project and a task:read/write key."""
-    from .live_server import live_service
+    from tests.live_server import live_service
 
     with live_service(tmp_path_factory.mktemp("live")) as service:
         yield service

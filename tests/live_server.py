@@ -140,7 +140,7 @@ def call(base_url, method, path, raw_key=None, body=None):
 
 @contextlib.contextmanager
 def gunicorn_server(database_url: str, workers: int = 1, **env):
-    """Serves the app with gunicorn.conf.py on a free port; yields (base_url, process)."""
+    """Serves the app with config/gunicorn.py on a free port; yields (base_url, process)."""
     port = free_port()
     environment = {k: v for k, v in os.environ.items() if k not in {"TEST_DATABASE_NAME", "DEBUG"}}
     environment.update(
@@ -155,7 +155,7 @@ def gunicorn_server(database_url: str, workers: int = 1, **env):
     # A file, not a pipe: nobody reads a pipe while the server runs, and a full one would block it.
     with tempfile.TemporaryFile() as log:
         server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "signalsource.wsgi:application", "-c", "gunicorn.conf.py"],
+            [sys.executable, "-m", "gunicorn", "config.wsgi:application", "-c", "config/gunicorn.py"],
             cwd=ROOT,
             env=environment,
             stdout=log,
@@ -209,7 +209,7 @@ def live_service(tmp_dir: Path, **env):
     PostgreSQL, a database created for it and dropped afterwards. (The server is another process, so
     it cannot see pytest-django's test database, which on SQLite lives in memory.) It is set up with
     the same management commands an operator uses."""
-    with _throwaway_database(tmp_dir) as database_url:
+    with throwaway_database(tmp_dir) as database_url:
         environment = {k: v for k, v in os.environ.items() if k != "TEST_DATABASE_NAME"}
         environment.update(DATABASE_URL=database_url, SECRET_KEY="test-" + "s" * 60, DEBUG="0")
         service = LiveService("", "", 0, environment)
@@ -223,7 +223,7 @@ def live_service(tmp_dir: Path, **env):
 
 
 @contextlib.contextmanager
-def _throwaway_database(tmp_dir: Path):
+def throwaway_database(tmp_dir: Path):
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith(("postgres://", "postgresql://")):
         yield f"sqlite:///{tmp_dir / 'live.sqlite3'}"

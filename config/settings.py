@@ -1,0 +1,245 @@
+"""The one settings module. Everything that differs between machines comes from the environment.
+
+Safe for production by default: DEBUG is off, a SECRET_KEY is required, and SQLite is only the
+fallback when no DATABASE_URL is given.
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# django-environ reads and casts the variables (DATABASE_URL included); nothing reads a .env file.
+env = environ.Env()
+
+DEBUG = env.bool("DEBUG", default=False)
+
+
+def _secret_key() -> str:
+    if key := env.str("SECRET_KEY", default=""):
+        return key
+    # `make run` generates this file for local runs; it is git-ignored.
+    local_file = BASE_DIR / ".secret_key"
+    if local_file.exists():
+        return local_file.read_text().strip()
+    if DEBUG:
+        return "insecure-debug-only-secret-key"
+    raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+
+
+SECRET_KEY = _secret_key()
+
+
+def _env_names(name: str, default: str = "") -> list[str]:
+    """A comma-separated list, with blanks around and between the commas ignored."""
+    return [item.strip() for item in env.list(name, default=default.split(",")) if item.strip()]
+
+
+ALLOWED_HOSTS = _env_names("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver")
+CSRF_TRUSTED_ORIGINS = _env_names("CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    # Ours, lowest layer first: each app imports only from the ones above it.
+    "projects",
+    "auth_keys",
+    "api",
+    "signalsource",
+]
+
+MIDDLEWARE = [
+    "api.middleware.RequestLogMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so that its 413 still passes every header middleware above; it runs before any view
+    # (or CSRF check) reads the body.
+    "api.middleware.RequestBodyLimitMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+APPEND_SLASH = False  # the API accepts both spellings itself; no redirects
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Safe under a multi-threaded or multi-process server: WAL lets readers run beside the
+    # writer, IMMEDIATE transactions take the write lock up front instead of failing midway.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Fail fast when the database is unreachable, so clients get a 503 rather than a hang.
+    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int("DB_CONNECT_TIMEOUT", default=3)
+
+if test_name := env.str("TEST_DATABASE_NAME", default=""):
+    # Lets several test runs share one PostgreSQL server without sharing a test database.
+    DATABASES["default"]["TEST"] = {"NAME": test_name}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache (rate limits are counted here, shared by every server process) --------------------
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "cache"}}
+
+# --- Passwords, i18n, static -----------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+# Bodies larger than this are refused (413) before they are read: RequestBodyLimitMiddleware.
+MAX_REQUEST_BODY_BYTES = env.int("MAX_REQUEST_BODY_BYTES", default=1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
+
+# Per-key rate limits (api/throttling.py), counted in Redis when the cache above is Redis,
+# else in a table of our own: DRF rates such as "480/minute" (PostHog's personal API key limits are
+# the defaults), or "off".
+RATE_LIMITS_ENABLED = env.bool("RATE_LIMITS_ENABLED", default=True)
+RATE_LIMIT_BURST = env.str("RATE_LIMIT_BURST", default="480/minute")
+RATE_LIMIT_SUSTAINED = env.str("RATE_LIMIT_SUSTAINED", default="4800/hour")
+
+# --- REST framework --------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["auth_keys.authentication.PersonalAPIKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["api.renderers.ORJSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "api.parsers.ORJSONParser",
+        "api.parsers.StrictFormParser",
+        "api.parsers.StrictMultiPartParser",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.LimitOffsetPagination",
+    "DEFAULT_FILTER_BACKENDS": ["api.filters.FilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "api.schema.AutoSchema",
+    "EXCEPTION_HANDLER": "api.exceptions.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Both per-key limits (burst and sustained) in one throttle: one round trip per request.
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.PersonalAPIKeyRateThrottle"],
+    "PAGE_SIZE": 100,
+}
+
+EXCEPTIONS_HOG = {
+    "EXCEPTION_REPORTING": "api.exceptions.report_exception",
+    # Our handler answers every error as JSON, in DEBUG too.
+    "ENABLE_IN_DEBUG": True,
+}
+
+# PostHog also reads a `personal_api_key` body field or query parameter. Keys in URLs end up in
+# logs, so this is off unless turned on.
+PERSONAL_API_KEY_IN_REQUEST_ALLOWED = env.bool("PERSONAL_API_KEY_IN_REQUEST_ALLOWED", default=False)
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Signal source configs API",
+    "DESCRIPTION": "PostHog-compatible signal source configs, authenticated by personal API keys.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},  # no calls to swagger.io
+    # The description and its pages need no API key (a bad key must not hide the docs).
+    "SERVE_AUTHENTICATION": [],
+    # PostHog's enum component names, from the catalog's choices.
+    "ENUM_NAME_OVERRIDES": {
+        "SourceProductEnum": "signalsource.catalog.PRODUCT_CHOICES",
+        "SignalSourceConfigSourceTypeEnum": "signalsource.catalog.TYPE_CHOICES",
+        "ErrorTypeEnum": "api.schema.ERROR_TYPES",
+    },
+}
+
+# --- Security headers (production defaults; HTTPS ones turn on with SECURE_SSL) ---------------
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+if env.bool("SECURE_SSL", default=False):
+    SECURE_SSL_REDIRECT = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+
+# --- Logging: one JSON line per request on stdout ----------------------------------------------
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "api.request_id.RequestIdLogFilter"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        }
+    },
+    "handlers": {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": "json",
+            "filters": ["request_id"],
+        }
+    },
+    "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
+    "loggers": {
+        # Our request log replaces Django's own request/server lines.
+        "django.request": {"handlers": [], "level": "CRITICAL", "propagate": False},
+        "django.server": {"handlers": [], "level": "CRITICAL", "propagate": False},
+    },
+}

@@ -1,0 +1,156 @@
+"""The operators' admin end to end, in a real headless Chromium (issue 8).
+
+Debian's `chromium` package is driven by Playwright; nothing is installed at run time (`.ci/run`
+installs the browser). The service runs in a thread of this test on the test database, through the
+same WSGI application and middleware as production, so whitenoise serves the admin's static files.
+"""
+
+import json
+import re
+import urllib.request
+from pathlib import Path
+
+import pytest
+from django.test.testcases import LiveServerThread
+
+from tests.helpers import PROJECT_DIR, make_organization, make_user
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOT = PROJECT_DIR / "test-artifacts" / "admin-config-list.png"
+OPERATOR_PASSWORD = "operator-password-for-tests"
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason=f"no browser: Debian's chromium is not installed at {CHROMIUM}"
+)
+
+
+def _whole_app(media_handler):
+    # LiveServerThread would put Django's own static file handler in front of the app; production
+    # has only the app (whitenoise in its middleware), so hand the server the bare app.
+    return media_handler.application
+
+
+@pytest.fixture
+def service_url(transactional_db):
+    """The service on a free port of 127.0.0.1, sharing the test database (SQLite's in-memory one is
+    shared with the server's thread, PostgreSQL's is reached by a connection of its own)."""
+    from django.db import connections
+
+    shared = {c.alias: c for c in connections.all() if c.vendor == "sqlite" and c.is_in_memory_db()}
+    thread = LiveServerThread("127.0.0.1", static_handler=_whole_app, connections_override=shared)
+    thread.daemon = True
+    for connection in shared.values():
+        connection.inc_thread_sharing()
+    thread.start()
+    thread.is_ready.wait()
+    try:
+        if thread.error:
+            raise thread.error
+        yield f"http://127.0.0.1:{thread.port}"
+    finally:
+        thread.terminate()
+        for connection in shared.values():
+            connection.dec_thread_sharing()
+
+
+def api_get(url, raw_key):
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {raw_key}"})  # noqa: S310 -- loopback
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 -- loopback
+        return response.status, json.loads(response.read())
+
+
+def choose_autocomplete(page, field_id, text):
+    """Picks `text` in one of the admin's autocomplete (select2) fields."""
+    page.click(f"#{field_id} + .select2 .select2-selection")
+    page.fill(".select2-container--open .select2-search__field", text)
+    page.locator(".select2-results__option", has_text=text).first.click()
+
+
+def test_operator_creates_a_project_a_key_and_a_config_in_the_browser(service_url, django_user_model, settings):
+    from playwright.sync_api import expect, sync_playwright
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Everything the test does through the ORM happens before the browser starts: Playwright's sync
+    # API runs an event loop in this thread, and Django refuses database calls beside one.
+    django_user_model.objects.create_superuser("operator", "operator@example.com", OPERATOR_PASSWORD)
+    developer = make_user("developer@example.com")
+    organization = make_organization("Acme")
+    organization.members.add(developer)
+
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.set_default_timeout(15_000)
+        stylesheets = []
+        page.on(
+            "response",
+            lambda response: stylesheets.append(response.status) if response.url.endswith(".css") else None,
+        )
+
+        # Log in as the superuser.
+        page.goto(f"{service_url}/admin/")
+        page.fill("#id_username", "operator")
+        page.fill("#id_password", OPERATOR_PASSWORD)
+        page.click("input[type=submit]")
+        expect(page.locator("#site-name")).to_be_visible()
+        expect(page.locator("#content h1")).to_have_text("Site administration")
+        assert stylesheets and set(stylesheets) == {200}, stylesheets  # served by the service itself
+
+        # A project in the developer's organization.
+        page.goto(f"{service_url}/admin/projects/project/add/")
+        page.fill("#id_name", "Checkout")
+        choose_autocomplete(page, "id_organization", "Acme")
+        page.click("input[name=_continue]")
+        expect(page.locator(".messagelist .success")).to_contain_text("was added successfully")
+        project_id = int(re.search(r"/admin/projects/project/(\d+)/change/", page.url).group(1))
+        expect(page.locator(".field-members")).to_contain_text("developer@example.com")
+
+        # A key for the developer, read from the page that answers the save.
+        page.goto(f"{service_url}/admin/auth_keys/personalapikey/add/")
+        choose_autocomplete(page, "id_user", "developer@example.com")
+        page.fill("#id_label", "browser test")
+        page.check("input[name=scopes][value='task:read']")
+        page.check("input[name=scopes][value='task:write']")
+        page.click("input[name=_save]")
+        raw_key = page.inner_text("#raw-api-key").strip()
+        assert raw_key.startswith("phx_"), raw_key
+        assert page.content().count(raw_key) == 1
+
+        configs_url = f"{service_url}/api/projects/{project_id}/signal_source_configs/"
+        status, body = api_get(configs_url, raw_key)
+        assert (status, body["count"]) == (200, 0), body
+
+        # Gone once the operator moves on.
+        page.click("text=All keys")
+        expect(page.locator("#result_list")).to_contain_text("browser test")
+        assert raw_key not in page.content()
+
+        # A config, made in the admin, listed by the API.
+        page.goto(f"{service_url}/admin/signalsource/signalsourceconfig/add/")
+        choose_autocomplete(page, "id_project", "Checkout")
+        page.select_option("#id_source", "linear/issue")
+        page.fill("#id_config", '{"linear_team_ids": [" eng "], "steering": "Only bugs"}')
+        page.click("input[name=_save]")
+        expect(page.locator(".messagelist .success")).to_contain_text("was added successfully")
+        expect(page.locator("#result_list")).to_contain_text("Linear: issues")
+
+        status, body = api_get(configs_url, raw_key)
+        assert (status, body["count"]) == (200, 1), body
+        [config] = body["results"]
+        assert (config["source_product"], config["source_type"], config["enabled"]) == ("linear", "issue", True)
+        assert config["config"] == {"linear_team_ids": ["eng"], "steering": "Only bugs"}
+
+        page.screenshot(path=str(SCREENSHOT), full_page=True)
+        browser.close()
+    assert SCREENSHOT.stat().st_size > 0

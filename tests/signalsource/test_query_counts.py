@@ -1,0 +1,173 @@
+"""SQL statements per request, authentication included (issue 7): at most 3 for a list or a retrieve
+and at most 5 for a write, and the same count whatever the number of configs, projects or keys.
+
+Counted with Django's CaptureQueriesContext, which also records a transaction's BEGIN and COMMIT.
+Rate limits are off here: production counts them in Redis (REDIS_URL), which costs no SQL; without
+Redis they cost exactly one statement more (last test). The key's `last_used_at` is recent, as it is
+on every request but one an hour; that write has its own test.
+"""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext, override_settings
+from django.utils import timezone
+
+from auth_keys.models import PersonalAPIKey
+from signalsource import catalog
+from signalsource.models import SignalSourceConfig
+from tests.helpers import Tenant, configs_url, make_key, make_project
+
+READ_LIMIT = 3
+WRITE_LIMIT = 5
+PAIRS = [(source.product, source.type) for source in catalog.SOURCES]
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def rate_limits_off():
+    with override_settings(RATE_LIMITS_ENABLED=False):
+        yield
+
+
+def _mark_used(*api_keys):
+    PersonalAPIKey.objects.filter(pk__in=[k.pk for k in api_keys]).update(last_used_at=timezone.now())
+
+
+def _fill(tenant, pairs=PAIRS):
+    for product, source_type in pairs:
+        SignalSourceConfig.objects.create(
+            project=tenant.project, created_by=tenant.user, source_product=product, source_type=source_type
+        )
+
+
+def _grow(tenant, *, projects=20, keys=20):
+    """Other projects full of configs, more keys for the same user, more users with keys."""
+    for _ in range(projects):
+        other = Tenant()
+        _fill(other)
+        _mark_used(other.api_key)
+    extra = [make_key(tenant.user)[0] for _ in range(keys)]
+    for _ in range(3):
+        make_project(tenant.organization)
+    _mark_used(*extra)
+
+
+def _count(call):
+    with CaptureQueriesContext(connection) as captured:
+        response = call()
+    return response, len(captured.captured_queries)
+
+
+def _requests(tenant):
+    """One request of each kind, as (name, limit, call); the write calls use a free source slot."""
+    config = SignalSourceConfig.objects.filter(project=tenant.project).first()
+    detail = configs_url(tenant.project.id, config.id)
+    used = set(SignalSourceConfig.objects.filter(project=tenant.project).values_list("source_product", "source_type"))
+    product, source_type = next(pair for pair in PAIRS if pair not in used)
+
+    def create_then_delete():
+        body = {"source_product": product, "source_type": source_type}
+        response = tenant.client.post(tenant.url, body, format="json")
+        assert response.status_code == 201, response.json()
+        return response
+
+    return [
+        ("list", READ_LIMIT, 200, lambda: tenant.client.get(tenant.url)),
+        ("retrieve", READ_LIMIT, 200, lambda: tenant.client.get(detail)),
+        (
+            "patch",
+            WRITE_LIMIT,
+            200,
+            lambda: tenant.client.patch(detail, {"enabled": False, "config": {"steering": "x"}}, format="json"),
+        ),
+        ("create", WRITE_LIMIT, 201, create_then_delete),
+    ]
+
+
+def _measure(tenant):
+    counts = {}
+    for name, limit, status, call in _requests(tenant):
+        response, counts[name] = _count(call)
+        assert response.status_code == status, response.content
+        assert counts[name] <= limit, f"{name}: {counts[name]} SQL statements, at most {limit} allowed"
+    created = SignalSourceConfig.objects.filter(project=tenant.project).order_by("-created_at").first()
+    response, counts["delete"] = _count(lambda: tenant.client.delete(configs_url(tenant.project.id, created.id)))
+    assert response.status_code == 204
+    assert counts["delete"] <= WRITE_LIMIT, f"delete: {counts['delete']} SQL statements"
+    return counts
+
+
+def test_each_request_stays_within_its_query_budget():
+    tenant = Tenant()
+    _fill(tenant, PAIRS[:3])
+    _mark_used(tenant.api_key)
+    counts = _measure(tenant)
+    assert set(counts) == {"list", "retrieve", "patch", "create", "delete"}
+
+
+def test_query_counts_do_not_grow_with_configs_projects_or_keys():
+    tenant = Tenant()
+    _fill(tenant, PAIRS[:1])
+    _mark_used(tenant.api_key)
+    small = _measure(tenant)
+
+    _fill(tenant, PAIRS[1:4])  # the project's configs grow too (one slot stays free for the create)
+    _grow(tenant)
+    assert SignalSourceConfig.objects.count() >= 20 * len(PAIRS)
+    large = _measure(tenant)
+    assert large == small
+
+
+def test_a_list_page_of_many_configs_is_still_one_query():
+    """A full page costs the same single query as a short one (no per-row queries)."""
+    tenant = Tenant()
+    _fill(tenant)
+    _mark_used(tenant.api_key)
+    _, one = _count(lambda: tenant.client.get(tenant.url, {"limit": 1}))
+    response, full = _count(lambda: tenant.client.get(tenant.url))
+    assert len(response.json()["results"]) == len(PAIRS)
+    assert one == full <= READ_LIMIT
+
+
+def test_the_hourly_last_used_write_happens_when_due_and_costs_one_statement():
+    tenant = Tenant()
+    _fill(tenant, PAIRS[:2])
+    _mark_used(tenant.api_key)
+    _, recent = _count(lambda: tenant.client.get(tenant.url))
+
+    long_ago = timezone.now() - timedelta(hours=2)
+    PersonalAPIKey.objects.filter(pk=tenant.api_key.pk).update(last_used_at=long_ago)
+    response, due = _count(lambda: tenant.client.get(tenant.url))
+    assert response.status_code == 200
+    assert due == recent + 1
+    tenant.api_key.refresh_from_db()
+    assert tenant.api_key.last_used_at > long_ago + timedelta(hours=1)
+
+    # Written now, so the next request within the hour does not write again.
+    _, after = _count(lambda: tenant.client.get(tenant.url))
+    assert after == recent
+
+
+def test_a_never_used_key_records_its_first_use():
+    tenant = Tenant()
+    assert tenant.api_key.last_used_at is None
+    response = tenant.client.get(tenant.url)
+    assert response.status_code == 200, response.json()
+    tenant.api_key.refresh_from_db()
+    assert tenant.api_key.last_used_at is not None
+
+
+def test_without_redis_both_rate_limits_cost_one_statement():
+    tenant = Tenant()
+    _fill(tenant, PAIRS[:2])
+    _mark_used(tenant.api_key)
+    _, unlimited = _count(lambda: tenant.client.get(tenant.url))
+    without_redis = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    limits = {"RATE_LIMIT_BURST": "100/minute", "RATE_LIMIT_SUSTAINED": "1000/hour"}
+    with override_settings(CACHES=without_redis, RATE_LIMITS_ENABLED=True, **limits):
+        response, limited = _count(lambda: tenant.client.get(tenant.url))
+    assert response.status_code == 200, response.json()
+    assert limited == unlimited + 1
