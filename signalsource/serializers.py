@@ -65,9 +65,11 @@ class SignalSourceConfigSerializer(serializers.ModelSerializer):
 
 @extend_schema_serializer(component_name="SignalsSourceConfig")
 class SignalsSourceConfigSerializer(SignalSourceConfigSerializer):
-    """Today's PostHog route (`signals/source_configs`): retired types are no longer valid choices,
-    on any write that carries `source_type`. They stay in the field's choices because a config made
-    with one through the published route is read through this route too."""
+    """A signal source config, as today's PostHog route (`signals/source_configs/`) serves it."""
+
+    # Retired types are no longer valid in any write that carries `source_type`. They stay in the
+    # field's choices (and so in the described enum) because a config made with one through the
+    # published route is read through this route too.
 
     source_type = serializers.ChoiceField(
         choices=catalog.TYPE_CHOICES,
