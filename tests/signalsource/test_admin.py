@@ -113,7 +113,10 @@ def test_config_change_page_formats_json_and_keeps_source_and_project_read_only(
     assert set(response.context["adminform"].form.fields) == {"enabled", "config", "status"}
     assert "{\n  &quot;sample_rate&quot;: 0.5\n}" in response.text  # indented JSON
     assert "Session replay: session analysis clusters" in response.text
-    assert "Known keys: recording_filters, sample_rate, linear_team_ids, steering, default_not_actionable." in response.text
+    assert (
+        "Known keys: recording_filters, sample_rate, linear_team_ids, steering, default_not_actionable."
+        in response.text
+    )
 
     other_project = make_project()
     response = admin_client.post(

@@ -65,7 +65,7 @@ def test_create_retrieve_list_patch_delete(tenant, route):
 
 
 def test_list_is_newest_update_first_and_paginated(tenant, route):
-    first, second, third = (
+    first, _, third = (
         make_config(tenant.project, *pair) for pair in [("github", "issue"), ("jira", "issue"), ("sentry", "issue")]
     )
     tenant.client.patch(url(tenant, first.id, route=route), {"enabled": False}, format="json")
