@@ -276,7 +276,10 @@ def test_put_on_the_published_route_is_still_a_405(tenant):
 
     assert_error(response, 405, "invalid_request")
     assert "PUT" not in response["Allow"]
-    assert "PUT" in tenant.client.options(url(tenant, config.id)).get("Allow", "PUT")
+    # Today's route names PUT among the methods it takes (a POST to an object is its 405).
+    todays = tenant.client.post(url(tenant, config.id), GITHUB, format="json")
+    assert_error(todays, 405, "invalid_request")
+    assert "PUT" in todays["Allow"]
     assert database_state() == before
 
 
