@@ -65,7 +65,11 @@ class SignalSourceConfigSerializer(serializers.ModelSerializer):
 
 @extend_schema_serializer(component_name="SignalsSourceConfig")
 class SignalsSourceConfigSerializer(SignalSourceConfigSerializer):
-    """A signal source config, as today's PostHog route (`signals/source_configs/`) serves it."""
+    """A signal source config, as today's PostHog route (`signals/source_configs/`) serves it.
+
+    A PUT must send `source_product` and `source_type` (the stored ones); `enabled` and `config` are
+    replaced when sent and keep their stored values when left out (their defaults apply on create only).
+    """
 
     # Retired types are no longer valid in any write that carries `source_type`. They stay in the
     # field's choices (and so in the described enum) because a config made with one through the
