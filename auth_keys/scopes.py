@@ -12,6 +12,7 @@ ACTION_ACCESS = {
     "list": "read",
     "retrieve": "read",
     "create": "write",
+    "update": "write",
     "partial_update": "write",
     "destroy": "write",
 }

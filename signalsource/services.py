@@ -27,10 +27,10 @@ def _check_source(source_product: str, source_type: str) -> None:
         raise _error("source_product", f'"{source_product}" is not a valid choice.', "invalid_choice")
     if catalog.get_source(source_product, source_type) is None:
         valid = ", ".join(catalog.valid_types_for(source_product))
+        # A product may have no config type at all (signals_check: PostHog's inbox checking itself).
+        hint = f"Valid types: {valid}." if valid else f"'{source_product}' takes no signal source config."
         raise _error(
-            "source_type",
-            f"'{source_type}' is not a valid source_type for '{source_product}'. Valid types: {valid}.",
-            "invalid_pair",
+            "source_type", f"'{source_type}' is not a valid source_type for '{source_product}'. {hint}", "invalid_pair"
         )
 
 
@@ -68,9 +68,16 @@ def validate_new_config(*, project, source_product, source_type, enabled=True, c
     return fields
 
 
-def create_config(*, project, created_by, source_product, source_type, enabled=True, config=NO_CONFIG):
-    """Creates a config. A duplicate, even one that wins a race with this call, is a ValidationError."""
+def create_config(
+    *, project, created_by, source_product, source_type, enabled=True, config=NO_CONFIG, with_defaults=False
+):
+    """Creates a config. A duplicate, even one that wins a race with this call, is a ValidationError.
+
+    `with_defaults` fills in the source's `new_config_defaults` for keys the config leaves out (today's
+    PostHog route does; the published one stores `config` as sent)."""
     fields = _checked_new(source_product=source_product, source_type=source_type, enabled=enabled, config=config)
+    if with_defaults:
+        fields["config"] = catalog.with_new_config_defaults(source_product, source_type, fields["config"])
     instance = SignalSourceConfig(project=project, created_by=created_by, **fields)
     try:
         # The constraint is the arbiter: checking first would leave a window for a racing insert.
