@@ -103,3 +103,14 @@ def log_activity(
         item_id=None if item_id is None else str(item_id),
         detail=asdict(detail),
     )
+
+
+def prune_batches(before, batch_size: int):
+    """Deletes the records created before `before` (an aware datetime), `batch_size` at a time, each
+    batch its own short statement so a long prune never holds a large lock; yields each batch's count."""
+    while True:
+        ids = list(ActivityLog.objects.filter(created_at__lt=before).values_list("id", flat=True)[:batch_size])
+        if not ids:
+            return
+        deleted, _ = ActivityLog.objects.filter(id__in=ids).delete()
+        yield deleted
