@@ -100,10 +100,15 @@ class SignalSourceConfigAdmin(admin.ModelAdmin):
             obj._state.adding = False
             return
         changes = {name: data[name] for name in ("enabled", "config") if name in form.changed_data}
+        if not changes and "status" not in form.changed_data:
+            return
+        # The form has already put its values on `obj`; the services compare with the stored ones.
+        stored = SignalSourceConfig.objects.get(pk=obj.pk)
         if changes:
-            services.update_config(obj, actor=Actor.admin(request), **changes)
+            services.update_config(stored, actor=Actor.admin(request), **changes)
         if "status" in form.changed_data:
-            services.set_status(obj, data["status"] or None, actor=Actor.admin(request))
+            services.set_status(stored, data["status"] or None, actor=Actor.admin(request))
+        obj.updated_at = stored.updated_at
 
     # The history page shows the activity log's records of the config (every writer's, with what
     # changed), above Django's own admin entries.
