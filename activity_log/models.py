@@ -21,7 +21,9 @@ class ActivityLog(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
     # The person behind the change: the key's user for API calls, the operator in the admin; null
     # for commands and processing code (`is_system`), or once the user is deleted.
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     # [ours] How the change arrived: the API key's mask (never the key), "admin", a command's name.
     actor = models.CharField(max_length=100)
     request_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001 -- null: no request

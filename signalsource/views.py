@@ -9,6 +9,7 @@ from activity_log import selectors as activity_selectors
 from activity_log.pagination import ItemActivityPagination
 from activity_log.serializers import ActivityLogSerializer, ItemActivityPageSerializer
 from activity_log.services import Actor
+from api.schema import ACTION_ERRORS, error_responses
 from api.viewsets import ProjectScopedViewSet
 
 from . import activity, services
@@ -56,7 +57,8 @@ class SignalSourceConfigViewSet(
             OpenApiParameter("page", OpenApiTypes.INT, description="The page, from 1 (default 1)."),
         ],
         filters=False,
-        responses=ItemActivityPageSerializer,
+        # Spelled out: responses given here replace the automatic ones, errors included.
+        responses={"200": ItemActivityPageSerializer, **error_responses(*ACTION_ERRORS["activity"])},
     )
     @action(detail=True, methods=["get"])
     def activity(self, request, *args, **kwargs):

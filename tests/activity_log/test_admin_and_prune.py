@@ -16,7 +16,8 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_password_hash
 
 def test_a_configs_history_page_shows_its_records_from_every_writer(admin_client, tenant):
     response = tenant.client.post(
-        tenant.url, {"source_product": "github", "source_type": "issue", "config": {"steering": "<b>old</b>"}},
+        tenant.url,
+        {"source_product": "github", "source_type": "issue", "config": {"steering": "<b>old</b>"}},
         format="json",
     )
     config = SignalSourceConfig.objects.get(pk=response.json()["id"])
@@ -68,7 +69,9 @@ def test_no_one_adds_changes_or_deletes_records_in_the_admin(admin_client, tenan
     services.update_config(config, enabled=False)
     record = ActivityLog.objects.get()
     assert admin_client.get(admin_url("activity_log_activitylog_add")).status_code == 403
-    assert admin_client.post(admin_url("activity_log_activitylog_delete", record.pk), {"post": "yes"}).status_code == 403
+    assert (
+        admin_client.post(admin_url("activity_log_activitylog_delete", record.pk), {"post": "yes"}).status_code == 403
+    )
     response = admin_client.post(admin_url("activity_log_activitylog_change", record.pk), {"activity": "created"})
     assert response.status_code == 403
     response = admin_client.post(

@@ -252,9 +252,7 @@ def test_a_configs_activity_is_404_for_unknown_malformed_and_other_projects_ids(
     theirs = create(other_tenant)
     other_tenant.client.delete(configs_url(other_tenant.project.id, theirs))
     for config_id in (UNKNOWN_CONFIG_ID, "not-a-uuid", theirs):
-        assert_error(
-            tenant.client.get(activity_url(tenant.project.id, config_id)), 404, "invalid_request", "not_found"
-        )
+        assert_error(tenant.client.get(activity_url(tenant.project.id, config_id)), 404, "invalid_request", "not_found")
     assert_error(
         tenant.client.get(activity_url(other_tenant.project.id, theirs)),
         403,

@@ -20,7 +20,9 @@ def records(config_id=None):
 
 
 def changes(record):
-    return {(c["field"], c["action"], json.dumps(c["before"]), json.dumps(c["after"])) for c in record.detail["changes"]}
+    return {
+        (c["field"], c["action"], json.dumps(c["before"]), json.dumps(c["after"])) for c in record.detail["changes"]
+    }
 
 
 def change(field, action, before=None, after=None):
