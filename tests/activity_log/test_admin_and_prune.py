@@ -110,6 +110,8 @@ def test_prune_deletes_only_records_before_the_date_in_batches(tenant):
     ]
 
 
+# run_cli closes the connections as manage.py does, which would end a test transaction.
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(
     ("args", "message"),
     [
