@@ -164,7 +164,8 @@ def test_valid_scopes_are_kept_deduplicated_in_a_stable_order(scopes, stored):
 def test_unknown_scopes_are_refused_with_a_message_naming_them(tenant, scopes):
     with pytest.raises(
         ValueError,
-        match=r"^Unknown scope\(s\): .+\. Valid scopes: \*, activity_log:read, activity_log:write, task:read, task:write\.$",
+        match=r"^Unknown scope\(s\): .+\. "
+        r"Valid scopes: \*, activity_log:read, activity_log:write, task:read, task:write\.$",
     ):
         create_api_key(tenant.user, scopes=scopes)
 
