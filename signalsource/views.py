@@ -1,8 +1,18 @@
-from rest_framework import mixins
+import uuid
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, mixins
+from rest_framework.decorators import action
+
+from activity_log import selectors as activity_selectors
+from activity_log.pagination import ItemActivityPagination
+from activity_log.serializers import ActivityLogSerializer, ItemActivityPageSerializer
+from activity_log.services import Actor
+from api.schema import ACTION_ERRORS, error_responses
 from api.viewsets import ProjectScopedViewSet
 
-from . import services
+from . import activity, services
 from .filters import SignalSourceConfigFilter
 from .models import SignalSourceConfig
 from .serializers import SignalSourceConfigSerializer, SignalsSourceConfigSerializer
@@ -32,14 +42,45 @@ class SignalSourceConfigViewSet(
             project=self.project,
             created_by=self.request.user,
             with_defaults=self.fill_new_config_defaults,
+            actor=Actor.api_key(self.request),
             **serializer.validated_data,
         )
 
     def perform_update(self, serializer):
-        serializer.instance = services.update_config(serializer.instance, **serializer.validated_data)
+        serializer.instance = services.update_config(
+            serializer.instance, actor=Actor.api_key(self.request), **serializer.validated_data
+        )
 
     def perform_destroy(self, instance):
-        services.delete_config(instance)
+        services.delete_config(instance, actor=Actor.api_key(self.request))
+
+    @extend_schema(
+        summary="List one config's activity",
+        description="The config's recorded changes, newest first, in the shape of PostHog's "
+        "`.../{id}/activity` routes. Still readable after the config is deleted.",
+        parameters=[
+            OpenApiParameter("limit", OpenApiTypes.INT, description="Records per page (default 10, at most 1000)."),
+            OpenApiParameter("page", OpenApiTypes.INT, description="The page, from 1 (default 1)."),
+        ],
+        filters=False,
+        # Spelled out: responses given here replace the automatic ones, errors included.
+        responses={"200": ItemActivityPageSerializer, **error_responses(*ACTION_ERRORS["activity"])},
+    )
+    @action(detail=True, methods=["get"])
+    def activity(self, request, *args, **kwargs):
+        # Not get_object: a deleted config's history stays readable. Its records are found by id
+        # within this project, so another project's config answers 404 like any unknown id.
+        try:
+            config_id = uuid.UUID(str(kwargs[self.lookup_url_kwarg or self.lookup_field]))
+        except ValueError:
+            raise exceptions.NotFound() from None
+        records = activity_selectors.item_records(project_id=self.project.id, scope=activity.SCOPE, item_id=config_id)
+        pages = ItemActivityPagination()
+        page = pages.paginate(records, request)
+        if not page["total_count"] and not self.get_queryset().filter(pk=config_id).exists():
+            raise exceptions.NotFound()
+        context = {"organization_id": self.project.organization_id}
+        return pages.response(page, ActivityLogSerializer(page["rows"], many=True, context=context).data)
 
 
 class SignalsSourceConfigViewSet(SignalSourceConfigViewSet):
