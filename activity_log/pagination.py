@@ -99,7 +99,10 @@ class ItemActivityPagination:
         limit = _positive_int(request.query_params.get("limit"), self.default_limit, self.max_limit)
         page_number = _positive_int(request.query_params.get("page"), 1)
         total = queryset.count()
-        rows = list(queryset[(page_number - 1) * limit : page_number * limit]) if total else []
+        # A page past the end is empty without asking the database: a huge page number would overflow
+        # its OFFSET.
+        offset = (page_number - 1) * limit
+        rows = list(queryset[offset : offset + limit]) if offset < total else []
         last_page = max(1, -(-total // limit))
         url = _without_secrets(request.build_absolute_uri())
 

@@ -240,6 +240,10 @@ def test_a_configs_activity_pages_by_limit_and_page(tenant):
     # Bad values fall back to the defaults (limit 10, page 1); a page past the end is empty.
     assert len(tenant.client.get(url, {"limit": "x", "page": "-1"}).json()["results"]) == 5
     assert tenant.client.get(url, {"page": 50}).json()["results"] == []
+    # A page number far past anything the database could offset to is empty too, not a 500.
+    huge = tenant.client.get(url, {"page": 2574461622377627254784})
+    assert huge.status_code == 200, huge.content
+    assert huge.json()["results"] == []
 
 
 def test_a_config_without_records_has_an_empty_history(tenant):
