@@ -12,9 +12,15 @@ class CommaSeparatedFilter(django_filters.BaseInFilter, django_filters.CharFilte
 
 @extend_schema_field(OpenApiTypes.INT)
 class IdFilter(django_filters.NumberFilter):
-    """An integer id; anything else answers 400."""
+    """An integer id; anything else answers 400, including a number no id column can hold (the
+    database would refuse it with an overflow)."""
 
     field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", 2**63 - 1)
+        super().__init__(*args, **kwargs)
 
 
 class ActivityLogFilter(django_filters.FilterSet):

@@ -150,6 +150,8 @@ def test_the_project_log_filters_by_scope_item_id_and_user(tenant):
     assert ids(user=tenant.user.id, activity="created") == [linear, github]
     assert ids(user=tenant.user.id + 1000) == []
     assert_error(tenant.client.get(url, {"user": "me"}), 400, "validation_error", attr="user")
+    for beyond_any_id in ("99999999999999999999999999", "-99999999999999999999", "0"):
+        assert_error(tenant.client.get(url, {"user": beyond_any_id}), 400, "validation_error", attr="user")
 
 
 def test_the_project_log_shows_only_its_projects_records(tenant, other_tenant):
