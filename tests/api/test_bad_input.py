@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 
 from signalsource.models import SignalSourceConfig
 from tests.helpers import ANY, Tenant, assert_error, configs_url, database_state
-from tests.live_server import HANG_GUARD_SECONDS, database_url_of, gunicorn_server
+from tests.live_server import HANG_GUARD_SECONDS, database_url_of, served
 
 GITHUB = {"source_product": "github", "source_type": "issue"}
 REPLAY = {"source_product": "session_replay", "source_type": "session_analysis_cluster"}
@@ -509,7 +509,7 @@ class _Received:
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="a server process needs a database it can reach")
 def test_chunked_bodies_through_gunicorn(transactional_db):
     tenant = Tenant()
-    with gunicorn_server(database_url_of(connection), MAX_REQUEST_BODY_BYTES="4096") as (base_url, _):
+    with served(database_url_of(connection), MAX_REQUEST_BODY_BYTES="4096") as (base_url, _):
         body = json.dumps(GITHUB).encode()
         status, created = _chunked_post(base_url, tenant.url, tenant.raw_key, [body[:10], body[10:]])
         assert status == 201, created

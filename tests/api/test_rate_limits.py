@@ -13,7 +13,7 @@ from django.test import override_settings
 from api import throttling
 from api.models import RateLimitCounter
 from tests.helpers import Tenant, key_client, make_key
-from tests.live_server import call, database_url_of, gunicorn_server
+from tests.live_server import call, database_url_of, served
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -176,7 +176,7 @@ def test_several_gunicorn_workers_enforce_one_limit(transactional_db, cache):
     env = {"RATE_LIMIT_BURST": "6/hour", "RATE_LIMIT_SUSTAINED": "off", "REDIS_URL": ""}
     if cache == "redis":
         env["REDIS_URL"] = REDIS_URL
-    with gunicorn_server(database_url_of(connection), workers=3, **env) as (base_url, _):
+    with served(database_url_of(connection), workers=3, **env) as (base_url, _):
         # Sequential requests, each on a new connection: the workers take turns accepting them.
         statuses = [call(base_url, "GET", path, tenant.raw_key)[0] for _ in range(12)]
     assert statuses == [200] * 6 + [429] * 6

@@ -1,0 +1,39 @@
+"""`python manage.py serve`: the one command that starts the production server (config/server.py).
+
+It lives in `api` because `config/` is not an installed app (Django finds commands only in apps) and
+`api` is the HTTP layer every other app sits on.
+"""
+
+import os
+import shutil
+import sys
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from config.server import DEFAULT_APP, granian_argv
+
+
+class Command(BaseCommand):
+    help = "Serve the API with granian; reads HOST, PORT and WEB_CONCURRENCY (see README, Deployment)."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--app",
+            default=DEFAULT_APP,
+            help="WSGI application to serve, as module:attribute (the benchmark serves its floor app with it)",
+        )
+
+    def handle(self, *args, app, **options):
+        argv = granian_argv(app)
+        # The granian beside this interpreter: the one this project's lock installed.
+        executable = os.path.join(os.path.dirname(sys.executable), "granian")
+        if not os.access(executable, os.X_OK):
+            executable = shutil.which("granian")
+        if not executable:
+            raise CommandError("granian is not installed: run `make .venv/.installed`.")
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings.SETTINGS_MODULE)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # Replace this process: signals from a supervisor (SIGTERM on deploy) reach granian itself.
+        os.execv(executable, [executable, *argv[1:]])
