@@ -37,7 +37,8 @@ def _env_names(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in env.list(name, default=default.split(",")) if item.strip()]
 
 
-ALLOWED_HOSTS = _env_names("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver")
+# Django's test setup adds `testserver` for the test client; production does not accept it.
+ALLOWED_HOSTS = _env_names("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = _env_names("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
@@ -61,6 +62,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "api.middleware.RequestLogMiddleware",
+    # Before anything builds a URL from the Host header (the HTTPS redirect, pagination links).
+    "api.middleware.AllowedHostMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -208,6 +211,8 @@ X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 if env.bool("SECURE_SSL", default=False):
     SECURE_SSL_REDIRECT = True
+    # A load balancer probes health over plain HTTP and must see the answer, not a redirect.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
