@@ -148,12 +148,17 @@ STORAGES = {
 MAX_REQUEST_BODY_BYTES = env.int("MAX_REQUEST_BODY_BYTES", default=1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
 
-# Per-key rate limits (api/throttling.py), counted in Redis when the cache above is Redis,
-# else in a table of our own: DRF rates such as "480/minute" (PostHog's personal API key limits are
-# the defaults), or "off".
+# Rate limits (api/throttling.py), exact sliding windows counted in Redis when the cache above is
+# Redis, else in a table of our own: DRF rates such as "480/minute", or "off". Per key: PostHog's
+# personal API key limits are the defaults. Requests without a valid key: per client address.
 RATE_LIMITS_ENABLED = env.bool("RATE_LIMITS_ENABLED", default=True)
 RATE_LIMIT_BURST = env.str("RATE_LIMIT_BURST", default="480/minute")
 RATE_LIMIT_SUSTAINED = env.str("RATE_LIMIT_SUSTAINED", default="4800/hour")
+RATE_LIMIT_ANONYMOUS = env.str("RATE_LIMIT_ANONYMOUS", default="120/minute")
+# The header a trusted proxy in front writes the client's address into (e.g. X-Forwarded-For; its
+# last address is used). Empty: the connection's address. Set it only behind such a proxy: anyone
+# can send the header.
+CLIENT_IP_HEADER = env.str("CLIENT_IP_HEADER", default="")
 
 # --- REST framework --------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -170,8 +175,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "api.exceptions.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
-    # Both per-key limits (burst and sustained) in one throttle: one round trip per request.
-    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.PersonalAPIKeyRateThrottle"],
+    # Every limit of a key (burst and sustained), or of a client address, in one throttle: one round
+    # trip per request.
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.RateLimitThrottle"],
     "PAGE_SIZE": 100,
 }
 
