@@ -4,6 +4,7 @@ Safe for production by default: DEBUG is off, a SECRET_KEY is required, and SQLi
 fallback when no DATABASE_URL is given.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -49,6 +50,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "axes",  # admin login brute-force protection (see "Login protection" below)
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -74,6 +76,8 @@ MIDDLEWARE = [
     # Last, so that its 413 still passes every header middleware above; it runs before any view
     # (or CSRF check) reads the body.
     "api.middleware.RequestBodyLimitMiddleware",
+    # Answers a locked-out admin login with the lockout page (django-axes).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -123,6 +127,24 @@ if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "cache"}}
+
+# --- Login protection (django-axes) for the admin ---------------------------------------------
+# Failed logins are counted in the database, which every instance shares, separately per username and
+# per client address (the same address the rate limits use, CLIENT_IP_HEADER included). At the limit
+# both the wrong and the right password are refused until the cool-off ends or an operator unlocks
+# (`python manage.py axes_reset_username <name>` / `axes_reset_ip <address>`; README).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked login before any password is hashed
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "api.throttling.client_address"
+AXES_LOCKOUT_TEMPLATE = "api/admin_lockout.html"
+AXES_VERBOSE = False
 
 # --- Passwords, i18n, static -----------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
