@@ -76,7 +76,9 @@ class AllowedHostMiddleware:
         try:
             request.get_host()
         except DisallowedHost:
-            body = error_body("validation_error", "invalid_host", "The Host header names a host this service does not serve.")
+            body = error_body(
+                "validation_error", "invalid_host", "The Host header names a host this service does not serve."
+            )
             return JsonResponse(body, status=400)
         return self.get_response(request)
 

@@ -3,7 +3,8 @@
 1. Seeds PostgreSQL if needed (bench/seed.py): 100,000 projects with 500,000 configs, and a small
    scale of 1,000 configs, each in a database of its own.
 2. Serves the service (production settings: DEBUG off, rate limits in Redis) and the raw floor
-   (bench/floor_app.py) with the same `python manage.py serve` (config/server.py) on the same database, on 127.0.0.1 only.
+   (bench/floor_app.py) with the same `python manage.py serve` (config/server.py) on the same
+   database, on 127.0.0.1 only.
 3. Drives each with wrk (a separate process, one thread) for list, retrieve, create-then-delete and
    PATCH: a warm-up, then a fixed concurrency (the peak), then a fixed rate of 70 % of that app's
    own peak. List and retrieve also run against the small scale at the large scale's rate.

@@ -7,7 +7,7 @@ from rest_framework.test import APIClient
 
 from signalsource.catalog import MAX_CONFIG_DEPTH
 from signalsource.models import SignalSourceConfig
-from tests.helpers import Tenant, assert_error, make_config
+from tests.helpers import assert_error, make_config
 
 GITHUB = {"source_product": "github", "source_type": "issue"}
 

@@ -72,7 +72,9 @@ def _partial_requests(base_url, count):
     try:
         for index in range(count):
             sock = socket.create_connection((host, port), timeout=5)
-            sock.sendall(f"GET /api/projects/1/signal_source_configs/?n={index} HTTP/1.1\r\nHost: {host}\r\nX-".encode())
+            sock.sendall(
+                f"GET /api/projects/1/signal_source_configs/?n={index} HTTP/1.1\r\nHost: {host}\r\nX-".encode()
+            )
             sockets.append(sock)
         yield sockets
     finally:
@@ -112,17 +114,20 @@ def test_keep_alive(live_service):
 
 def test_headers_that_never_finish_are_cut_off(tmp_path):
     """A client that never finishes its headers is disconnected after HEADER_READ_TIMEOUT_MS."""
-    with throwaway_database(tmp_path) as database_url, served(database_url, HEADER_READ_TIMEOUT_MS="1000") as (
-        base_url,
-        _,
+    with (
+        throwaway_database(tmp_path) as database_url,
+        served(database_url, HEADER_READ_TIMEOUT_MS="1000") as (
+            base_url,
+            _,
+        ),
+        _partial_requests(base_url, 1) as (sock,),
     ):
-        with _partial_requests(base_url, 1) as (sock,):
-            sock.settimeout(10)
-            try:
-                received = sock.recv(1024)
-            except ConnectionResetError:
-                received = b""
-            assert not received.startswith(b"HTTP/1.1 2"), received
+        sock.settimeout(10)
+        try:
+            received = sock.recv(1024)
+        except ConnectionResetError:
+            received = b""
+        assert not received.startswith(b"HTTP/1.1 2"), received
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="two server processes need a database they can reach")

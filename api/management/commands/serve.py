@@ -36,4 +36,4 @@ class Command(BaseCommand):
         sys.stdout.flush()
         sys.stderr.flush()
         # Replace this process: signals from a supervisor (SIGTERM on deploy) reach granian itself.
-        os.execv(executable, [executable, *argv[1:]])
+        os.execv(executable, [executable, *argv[1:]])  # noqa: S606 -- a fixed argv, no shell
