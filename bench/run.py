@@ -106,7 +106,8 @@ class Server:
                 start_new_session=True,
             )
         self.processes.append(process)
-        deadline = time.monotonic() + 30
+        # Each worker imports Django at start; on a loaded 2-core machine that has taken over 30 s.
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 raise RuntimeError(f"{self.name} exited; see {log_path}")
@@ -116,7 +117,7 @@ class Server:
                         return
             except OSError:
                 time.sleep(0.2)
-        raise RuntimeError(f"{self.name} did not answer within 30 s; see {log_path}")
+        raise RuntimeError(f"{self.name} did not answer within 120 s; see {log_path}")
 
     def worker_rss_mib(self) -> list[float]:
         rss = []
