@@ -147,10 +147,12 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - longest)
 local wait = 0
 for i = 2, #ARGV, 2 do
   local requests, window = tonumber(ARGV[i]), tonumber(ARGV[i + 1])
-  local counted = redis.call('ZCOUNT', KEYS[1], '(' .. (now - window), '+inf')
+  -- an exclusive bound, formatted by hand: Lua's own number-to-text keeps only 14 digits
+  local since = string.format('(%.0f', now - window)
+  local counted = redis.call('ZCOUNT', KEYS[1], since, '+inf')
   if counted >= requests then
     -- the request that has to leave the window before one more fits
-    local oldest = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. (now - window), '+inf', 'WITHSCORES',
+    local oldest = redis.call('ZRANGEBYSCORE', KEYS[1], since, '+inf', 'WITHSCORES',
                               'LIMIT', counted - requests, 1)
     wait = math.max(wait, tonumber(oldest[2]) + window - now)
   end
