@@ -111,8 +111,10 @@ class RateLimitThrottle(BaseThrottle):
             # Named by (part of) the key's digest, not its row id: unique even when several
             # deployments or test databases share one Redis. The digest reveals nothing of the key.
             subject, limits = f"throttle:key:{api_key.digest[:32]}", active_limits(KEY_LIMITS)
-        else:
+        elif getattr(view, "limit_requests_without_key", False):
             subject, limits = f"throttle:address:{client_address(request)}", active_limits(ADDRESS_LIMITS)
+        else:
+            return True  # public pages (the API description): no key asked for, none counted
         if not limits:
             return True
         try:

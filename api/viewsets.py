@@ -43,6 +43,8 @@ class ProjectScopedViewSet(viewsets.GenericViewSet):
     """
 
     scope_object: str | None = None
+    # Requests without a valid key are rate-limited per client address (api/throttling.py).
+    limit_requests_without_key = True
     # Extra permissions a subclass may add; the base's own always come first.
     permission_classes = ()
     tenancy_permission_classes = (IsAuthenticated, APIScopePermission, ProjectAccessPermission)
