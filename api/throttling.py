@@ -81,7 +81,7 @@ def active_limits(names) -> list[Limit]:
     return [limit for limit in limits if limit is not None]
 
 
-def client_address(request) -> str:
+def client_address(request) -> str | None:
     """The client's address: the connection's, or, when `CLIENT_IP_HEADER` says a trusted proxy sets
     one, the last address in that header (the one the proxy itself appended; anything before it the
     client may have written)."""
@@ -93,7 +93,9 @@ def client_address(request) -> str:
             return str(ipaddress.ip_address(candidate))
         except ValueError:
             pass  # missing or garbled: fall back to the connection's address
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
+    # None without an address (a request built in-process, as the test client's login() does): the
+    # login lock stores it in an IP address column, which on PostgreSQL accepts no placeholder text.
+    return request.META.get("REMOTE_ADDR") or None
 
 
 class RateLimitThrottle(BaseThrottle):
@@ -112,7 +114,8 @@ class RateLimitThrottle(BaseThrottle):
             # deployments or test databases share one Redis. The digest reveals nothing of the key.
             subject, limits = f"throttle:key:{api_key.digest[:32]}", active_limits(KEY_LIMITS)
         elif getattr(view, "limit_requests_without_key", False):
-            subject, limits = f"throttle:address:{client_address(request)}", active_limits(ADDRESS_LIMITS)
+            subject = f"throttle:address:{client_address(request) or 'unknown'}"
+            limits = active_limits(ADDRESS_LIMITS)
         else:
             return True  # public pages (the API description): no key asked for, none counted
         if not limits:
