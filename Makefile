@@ -32,13 +32,13 @@ $(VENV)/.installed: pyproject.toml uv.lock $(UV)
 		|| python3 -c "import secrets; print(secrets.token_urlsafe(50))" > $@
 	@chmod 600 $@
 
-## run: set up and serve the API with gunicorn on http://127.0.0.1:$(PORT) (SQLite unless DATABASE_URL)
+## run: set up and serve the API (python manage.py serve: granian) on http://127.0.0.1:$(PORT) (SQLite unless DATABASE_URL)
 run: $(VENV)/.installed .secret_key
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py createcachetable
 	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
 	$(BIN)/python manage.py seed_demo --base-url http://127.0.0.1:$(PORT)
-	exec $(BIN)/gunicorn config.wsgi:application -c config/gunicorn.py
+	exec $(BIN)/python manage.py serve
 
 ## test: set up and run the whole suite (PostgreSQL too: DATABASE_URL=postgres://root@127.0.0.1:5432/test)
 test: $(VENV)/.installed .secret_key

@@ -7,6 +7,7 @@ import time
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import DisallowedHost
 from django.core.handlers.wsgi import LimitedStream
 from django.http import JsonResponse
 
@@ -58,6 +59,28 @@ class RequestLogMiddleware:
             return response
         finally:
             request_id_var.reset(token)
+
+
+class AllowedHostMiddleware:
+    """A Host outside `ALLOWED_HOSTS` gets a JSON 400 on every route, before anything reads the host.
+
+    Django checks the host only when something calls `request.get_host()` (the HTTPS redirect, CSRF,
+    absolute URLs in pagination links), and then raises deep inside a view: a 500 there, and an
+    answer as usual on routes that never build a URL.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            request.get_host()
+        except DisallowedHost:
+            body = error_body(
+                "validation_error", "invalid_host", "The Host header names a host this service does not serve."
+            )
+            return JsonResponse(body, status=400)
+        return self.get_response(request)
 
 
 class RequestBodyLimitMiddleware:

@@ -1,19 +1,17 @@
 from django.db import models
 
 
-class RateLimitCounter(models.Model):
-    """A per-key rate-limit window's count, when there is no Redis (see api/throttling.py).
+class RateLimitHit(models.Model):
+    """One request counted against a rate limit, when there is no Redis (see api/throttling.py): the
+    sliding windows count a subject's rows by time. Rows older than the subject's longest window are
+    deleted by its next request."""
 
-    One row per (limit, key), reused window after window: the table never holds more than two rows
-    per API key, so nothing needs expiring.
-    """
-
-    key = models.CharField(max_length=100, primary_key=True)
-    window_start = models.BigIntegerField()  # the window's number: epoch seconds // window length
-    count = models.IntegerField()
+    subject = models.CharField(max_length=100)  # a key's digest prefix or a client address
+    at = models.FloatField()  # epoch seconds
 
     class Meta:
-        verbose_name = "rate limit counter"
+        verbose_name = "rate limit hit"
+        indexes = [models.Index(fields=["subject", "at"], name="ratelimithit_subject_at")]
 
     def __str__(self) -> str:
-        return f"{self.key}: {self.count} in window {self.window_start}"
+        return f"{self.subject} at {self.at}"

@@ -1,63 +1,67 @@
-"""Per-key rate limits: a burst rate and a sustained rate, as PostHog's personal API keys have.
+"""Rate limits: per personal API key a burst and a sustained rate, as PostHog's personal API keys
+have; requests without a valid key are limited per client address.
 
-One throttle checks both limits, each a fixed window counted per key, in ONE round trip:
-- with Redis (Django's default cache is a `RedisCache`, i.e. `REDIS_URL` is set): one MULTI/EXEC
-  pipeline of `SET key 0 EX <window> NX` + `INCR key` per limit, through the cache's own connection
-  pool. INCR is atomic, so workers on any number of machines count exactly, and every window's key
-  expires by itself.
-- without Redis: one upsert statement into our `RateLimitCounter` table covering both limits
-  (`INSERT ... ON CONFLICT (key) DO UPDATE ... RETURNING count`, atomic in PostgreSQL and SQLite),
-  one row per (limit, key) reused from window to window.
+Each limit is an exact sliding window: a request is let through only if fewer than `requests` were
+let through in the `seconds` before it, so no window of the configured length, wherever it starts,
+lets more than the limit through (DRF's own throttles guarantee the same with their timestamp
+history; fixed windows let twice the limit through across a boundary, a token bucket a full bucket
+plus the refill). Refused requests are not counted: a client that keeps asking gets in again as soon
+as its oldest counted request leaves the window.
 
-Why ours rather than DRF's throttles: DRF keeps a list of timestamps per key and writes it back
-(a read-modify-write that loses counts between concurrent workers), and each throttle class costs
-its own round trips. Counting through Django's cache API instead (`add` + `incr`) took about six
-Redis round trips per request, each building a new Redis client, and on the database cache about
-twenty SQL statements (its `incr` is a read then a write, not exact).
+One history per subject (a key, or a client address) holds the times of its counted requests; every
+limit counts the part of it inside its own window. One round trip per request:
+- with Redis (Django's default cache is a `RedisCache`, i.e. `REDIS_URL` is set): one Lua script on a
+  sorted set (drop what is older than the longest window, count each window, add the request if every
+  limit allows it). Redis runs a script atomically and it reads Redis's own clock, so workers on any
+  number of machines count exactly, whatever their clocks say. The set expires with its longest window.
+- without Redis: one transaction on `RateLimitHit` rows (api/models.py): a lock on the subject
+  (PostgreSQL: a transaction-level advisory lock; SQLite: its IMMEDIATE transactions already take
+  the write lock), a delete of the expired rows, one counting SELECT, and an insert when allowed:
+  four statements and one row per counted request. Exact, and fine for one machine or a small
+  deployment; use Redis beyond that.
 
 If Redis cannot be reached, requests are let through and a warning is logged: a rate limit must not
 take the service down with it.
 
-Settings (see settings.py): `RATE_LIMITS_ENABLED`, `RATE_LIMIT_BURST`, `RATE_LIMIT_SUSTAINED`,
-rates as DRF writes them (`"480/minute"`), or `"off"` for one of them. They are read on every
-request, so a test or an operator's settings change takes effect without re-importing anything.
+Settings (config/settings.py): `RATE_LIMITS_ENABLED`, `RATE_LIMIT_BURST`, `RATE_LIMIT_SUSTAINED`
+(per key), `RATE_LIMIT_ANONYMOUS` (per client address, for requests without a valid key), rates as
+DRF writes them (`"480/minute"`), or `"off"`; `CLIENT_IP_HEADER` names the header a trusted proxy
+puts the client's address in (empty: the connection's address). Read on every request, so a test or
+an operator's settings change takes effect without re-importing anything.
 """
 
 import functools
+import ipaddress
 import logging
 import math
 import time
+import uuid
 import weakref
 from typing import NamedTuple
 
 from django.conf import settings
 from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.core.cache.backends.redis import RedisCache
-from django.db import connection
+from django.db import connection, transaction
 from redis.exceptions import RedisError
 from rest_framework.throttling import BaseThrottle
 
 from auth_keys.models import PersonalAPIKey
 
-from .models import RateLimitCounter
+from .models import RateLimitHit
 
 logger = logging.getLogger("api.throttling")
 
 DISABLED_RATES = {"", "off", "none", "0"}
 PERIOD_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}  # DRF's rate syntax: second, minute, hour, day
-LIMIT_NAMES = ("burst", "sustained")  # each read from settings.RATE_LIMIT_<NAME>
+KEY_LIMITS = ("burst", "sustained")  # each read from settings.RATE_LIMIT_<NAME>
+ADDRESS_LIMITS = ("anonymous",)
 
 
 class Limit(NamedTuple):
     name: str
     requests: int
     seconds: int
-
-
-class Window(NamedTuple):
-    limit: Limit
-    counter: str  # the counter's name: limit and key, without the window
-    number: int  # which window of the limit's length `now` falls in
 
 
 @functools.lru_cache(maxsize=32)
@@ -70,17 +74,34 @@ def parse_rate(name: str, rate: str) -> Limit | None:
     return Limit(name, int(requests), PERIOD_SECONDS[period.strip()[0].lower()])
 
 
-def active_limits() -> list[Limit]:
+def active_limits(names) -> list[Limit]:
     if not settings.RATE_LIMITS_ENABLED:
         return []
-    limits = (parse_rate(name, str(getattr(settings, f"RATE_LIMIT_{name.upper()}", "") or "")) for name in LIMIT_NAMES)
+    limits = (parse_rate(name, str(getattr(settings, f"RATE_LIMIT_{name.upper()}", "") or "")) for name in names)
     return [limit for limit in limits if limit is not None]
 
 
-class PersonalAPIKeyRateThrottle(BaseThrottle):
-    """Limits requests per personal API key. Requests without a key are not counted here: they are
-    refused (401) before throttles run."""
+def client_address(request) -> str | None:
+    """The client's address: the connection's, or, when `CLIENT_IP_HEADER` says a trusted proxy sets
+    one, the last address in that header (the one the proxy itself appended; anything before it the
+    client may have written)."""
+    header = settings.CLIENT_IP_HEADER
+    if header:
+        forwarded = request.headers.get(header, "")
+        candidate = forwarded.rsplit(",", 1)[-1].strip()
+        try:
+            return str(ipaddress.ip_address(candidate))
+        except ValueError:
+            pass  # missing or garbled: fall back to the connection's address
+    # None without an address (a request built in-process, as the test client's login() does): the
+    # login lock stores it in an IP address column, which on PostgreSQL accepts no placeholder text.
+    return request.META.get("REMOTE_ADDR") or None
 
+
+class RateLimitThrottle(BaseThrottle):
+    """Counts a request against its key's limits, or, without a valid key, its client address's."""
+
+    # Redis reads its own clock; this one is the database fallback's (tests pin it).
     timer = staticmethod(time.time)
 
     def __init__(self):
@@ -88,77 +109,119 @@ class PersonalAPIKeyRateThrottle(BaseThrottle):
 
     def allow_request(self, request, view) -> bool:
         api_key = request.auth
-        if not isinstance(api_key, PersonalAPIKey):
-            return True
-        limits = active_limits()
+        if isinstance(api_key, PersonalAPIKey):
+            # Named by (part of) the key's digest, not its row id: unique even when several
+            # deployments or test databases share one Redis. The digest reveals nothing of the key.
+            subject, limits = f"throttle:key:{api_key.digest[:32]}", active_limits(KEY_LIMITS)
+        elif getattr(view, "limit_requests_without_key", False):
+            subject = f"throttle:address:{client_address(request) or 'unknown'}"
+            limits = active_limits(ADDRESS_LIMITS)
+        else:
+            return True  # public pages (the API description): no key asked for, none counted
         if not limits:
             return True
-        now = self.timer()
-        # Named by (part of) the key's digest, not its row id: unique even when several deployments
-        # or test databases share one Redis. The digest reveals nothing of the key.
-        windows = [
-            Window(limit, f"throttle:{limit.name}:key:{api_key.digest[:32]}", math.floor(now / limit.seconds))
-            for limit in limits
-        ]
         try:
-            counts = count_requests(windows)
+            self._wait = count_request(subject, limits, self.timer)
         except RedisError:
             logger.warning("rate limit cache unavailable; request not counted", exc_info=True)
             return True
-        exceeded = [w for w, count in zip(windows, counts, strict=True) if count > w.limit.requests]
-        if not exceeded:
-            return True
-        self._wait = max((w.number + 1) * w.limit.seconds - now for w in exceeded)
-        return False
+        return self._wait is None
 
     def wait(self) -> float | None:
         return self._wait
 
 
-def count_requests(windows: list[Window]) -> list[int]:
-    """Counts one request in each window and returns the windows' counts, in one round trip."""
+def count_request(subject: str, limits: list[Limit], timer=time.time) -> float | None:
+    """Counts one request for `subject` if every limit allows it: None. Else nothing is counted and
+    the seconds until every limit would allow it are returned."""
     backend = caches[DEFAULT_CACHE_ALIAS]
     if isinstance(backend, RedisCache):
-        return _count_in_redis(backend, windows)
-    return _count_in_database(windows)
+        return _count_in_redis(backend, subject, limits)
+    return _count_in_database(subject, limits, timer())
 
+
+# KEYS[1]: the subject's sorted set (member: a unique id; score: the time in microseconds).
+# ARGV: a unique member, then `requests`, `window in microseconds` per limit.
+# Returns 0 when the request was counted, else the microseconds to wait.
+SLIDING_WINDOW_SCRIPT = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+local longest = 0
+for i = 2, #ARGV, 2 do longest = math.max(longest, tonumber(ARGV[i + 1])) end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - longest)
+local wait = 0
+for i = 2, #ARGV, 2 do
+  local requests, window = tonumber(ARGV[i]), tonumber(ARGV[i + 1])
+  -- an exclusive bound, formatted by hand: Lua's own number-to-text keeps only 14 digits
+  local since = string.format('(%.0f', now - window)
+  local counted = redis.call('ZCOUNT', KEYS[1], since, '+inf')
+  if counted >= requests then
+    -- the request that has to leave the window before one more fits
+    local oldest = redis.call('ZRANGEBYSCORE', KEYS[1], since, '+inf', 'WITHSCORES',
+                              'LIMIT', counted - requests, 1)
+    wait = math.max(wait, tonumber(oldest[2]) + window - now)
+  end
+end
+if wait > 0 then return wait end
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+redis.call('PEXPIRE', KEYS[1], math.ceil(longest / 1000) + 1000)
+return 0
+"""
 
 # Django's RedisCache builds a new redis.Redis object (with its ~170 response callbacks) on every
-# get_client() call; one per cache object is enough, its connection pool is shared anyway.
-_redis_clients: "weakref.WeakKeyDictionary[RedisCache, object]" = weakref.WeakKeyDictionary()
+# get_client() call; one script object per cache object is enough, its connection pool is shared.
+_redis_scripts: "weakref.WeakKeyDictionary[RedisCache, object]" = weakref.WeakKeyDictionary()
 
 
-def _count_in_redis(backend: RedisCache, windows: list[Window]) -> list[int]:
-    client = _redis_clients.get(backend)
-    if client is None:
-        client = _redis_clients[backend] = backend._cache.get_client(None, write=True)
-    pipe = client.pipeline(transaction=True)
-    for window in windows:
-        name = backend.make_key(f"{window.counter}:{window.number}")
-        # The window's key lives one window (plus a second of slack for clock skew between machines).
-        pipe.set(name, 0, ex=window.limit.seconds + 1, nx=True)
-        pipe.incr(name)
-    return pipe.execute()[1::2]
+def _count_in_redis(backend: RedisCache, subject: str, limits: list[Limit]) -> float | None:
+    script = _redis_scripts.get(backend)
+    if script is None:
+        client = backend._cache.get_client(None, write=True)
+        # EVALSHA, one round trip (the first call on a fresh Redis loads the script once).
+        script = _redis_scripts[backend] = client.register_script(SLIDING_WINDOW_SCRIPT)
+    args = [uuid.uuid4().hex]
+    for limit in limits:
+        args += [limit.requests, limit.seconds * 1_000_000]
+    wait_microseconds = script(keys=[backend.make_key(subject)], args=args)
+    return wait_microseconds / 1_000_000 if wait_microseconds else None
 
 
-def _count_in_database(windows: list[Window]) -> list[int]:
+@functools.cache
+def _database_statements(vendor: str) -> tuple[str, str, str, str | None]:
     quote = connection.ops.quote_name
-    table, key, start, count = (
-        quote(name) for name in (RateLimitCounter._meta.db_table, "key", "window_start", "count")
-    )
-    # A later window restarts the count; an earlier one (a machine whose clock lags) counts in the
-    # stored, later window rather than moving it back. Only quoted names are formatted in; the
-    # values are parameters.
-    rows = ", ".join(["(%s, %s, 1)"] * len(windows))
-    sql = (
-        f"INSERT INTO {table} AS counter ({key}, {start}, {count}) VALUES {rows}"  # noqa: S608
-        f" ON CONFLICT ({key}) DO UPDATE SET"
-        f" {count} = CASE WHEN counter.{start} >= excluded.{start} THEN counter.{count} + 1 ELSE 1 END,"
-        f" {start} = CASE WHEN counter.{start} >= excluded.{start} THEN counter.{start} ELSE excluded.{start} END"
-        f" RETURNING {key}, {count}"
-    )
-    params = [value for window in windows for value in (window.counter, window.number)]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        counts = dict(cursor.fetchall())
-    return [counts[window.counter] for window in windows]
+    table, subject, at = (quote(name) for name in (RateLimitHit._meta.db_table, "subject", "at"))
+    lock = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))" if vendor == "postgresql" else None
+    # Only quoted names are formatted in; the values are parameters.
+    delete = f"DELETE FROM {table} WHERE {subject} = %s AND {at} <= %s"  # noqa: S608
+    insert = f"INSERT INTO {table} ({subject}, {at}) VALUES (%s, %s)"  # noqa: S608
+    return lock, delete, insert, f"SELECT {{counts}} FROM {table} WHERE {subject} = %s"  # noqa: S608
+
+
+def _count_in_database(subject: str, limits: list[Limit], now: float) -> float | None:
+    quote = connection.ops.quote_name
+    lock, delete, insert, select = _database_statements(connection.vendor)
+    at = quote("at")
+    # Per limit: how many counted requests are inside its window, and the time of the one that has to
+    # leave it before another fits (the requests-th newest).
+    counts = ", ".join(f"SUM(CASE WHEN {at} > %s THEN 1 ELSE 0 END)" for _ in limits)
+    longest = max(limit.seconds for limit in limits)
+    with transaction.atomic(), connection.cursor() as cursor:
+        if lock:
+            cursor.execute(lock, [subject])
+        cursor.execute(delete, [subject, now - longest])
+        cursor.execute(select.format(counts=counts), [*(now - limit.seconds for limit in limits), subject])
+        counted = [int(value or 0) for value in cursor.fetchone()]
+        full = [limit for limit, count in zip(limits, counted, strict=True) if count >= limit.requests]
+        if not full:
+            cursor.execute(insert, [subject, now])
+            return None
+        waits = []
+        for limit in full:
+            cursor.execute(
+                f"SELECT {at} FROM {quote(RateLimitHit._meta.db_table)} WHERE {quote('subject')} = %s"  # noqa: S608
+                f" AND {at} > %s ORDER BY {at} DESC LIMIT 1 OFFSET %s",
+                [subject, now - limit.seconds, limit.requests - 1],
+            )
+            row = cursor.fetchone()
+            waits.append(row[0] + limit.seconds - now if row else 0)
+        return max(max(waits), math.ulp(now))

@@ -43,6 +43,8 @@ class ProjectScopedViewSet(viewsets.GenericViewSet):
     """
 
     scope_object: str | None = None
+    # Requests without a valid key are rate-limited per client address (api/throttling.py).
+    limit_requests_without_key = True
     # Extra permissions a subclass may add; the base's own always come first.
     permission_classes = ()
     tenancy_permission_classes = (IsAuthenticated, APIScopePermission, ProjectAccessPermission)
@@ -67,7 +69,19 @@ class ProjectScopedViewSet(viewsets.GenericViewSet):
         # leaves out; without the second check they would reach the permissions and answer 403.
         if self.action is None or request.method.lower() not in self.http_method_names:
             raise exceptions.MethodNotAllowed(request.method)
-        super().initial(request, *args, **kwargs)
+        # DRF's APIView.initial, with the throttles moved before the permissions: a key at its limit
+        # gets 429 on every route whatever the project (its 403s and 404s would otherwise be free),
+        # and a request whose key is refused (401) is counted against its client address.
+        self.format_kwarg = self.get_format_suffix(**kwargs)
+        request.accepted_renderer, request.accepted_media_type = self.perform_content_negotiation(request)
+        request.version, request.versioning_scheme = self.determine_version(request, *args, **kwargs)
+        try:
+            self.perform_authentication(request)
+        except exceptions.AuthenticationFailed:
+            self.check_throttles(request)  # the key was refused: counted per client address
+            raise
+        self.check_throttles(request)
+        self.check_permissions(request)
 
     def check_permissions(self, request):
         # Contract order: no or bad key (401), then unknown project (404), then the 403s.

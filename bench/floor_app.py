@@ -6,7 +6,7 @@ query, the scope and scoped-project/organization checks, the per-key rate limits
 catalog's validation, and the same SQL statements against the same tables; JSON out with orjson.
 No framework, no ORM, one psycopg connection per worker process.
 
-Only the benchmark runs this (`gunicorn bench.floor_app:application`); it is not the service.
+Only the benchmark runs this (`python manage.py serve --app bench.floor_app:application`); it is not the service.
 Environment: DATABASE_URL, REDIS_URL (rate limits; unset means none), RATE_LIMIT_BURST and
 RATE_LIMIT_SUSTAINED (as the service reads them).
 """

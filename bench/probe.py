@@ -29,7 +29,8 @@ from seed import bench_email, bench_raw_key  # noqa: E402
 
 
 def _service(method, path, raw_key, body=None):
-    client = Client(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+    # A host ALLOWED_HOSTS lists: outside the test runner, `testserver` is not one.
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {raw_key}", HTTP_HOST="127.0.0.1")
     with CaptureQueriesContext(connection) as captured:
         response = getattr(client, method.lower())(path, body, content_type="application/json")
     assert response.status_code < 300, response.content

@@ -3,7 +3,8 @@
 1. Seeds PostgreSQL if needed (bench/seed.py): 100,000 projects with 500,000 configs, and a small
    scale of 1,000 configs, each in a database of its own.
 2. Serves the service (production settings: DEBUG off, rate limits in Redis) and the raw floor
-   (bench/floor_app.py) with the same config/gunicorn.py on the same database, on 127.0.0.1 only.
+   (bench/floor_app.py) with the same `python manage.py serve` (api/server.py) on the same
+   database, on 127.0.0.1 only.
 3. Drives each with wrk (a separate process, one thread) for list, retrieve, create-then-delete and
    PATCH: a warm-up, then a fixed concurrency (the peak), then a fixed rate of 70 % of that app's
    own peak. List and retrieve also run against the small scale at the large scale's rate.
@@ -61,7 +62,7 @@ class Settings:
 
 @dataclass
 class Server:
-    """One app (the service or the floor), served by `instances` gunicorn instances of its own, each
+    """One app (the service or the floor), served by `instances` server instances of its own, each
     on a port of its own (port, port + 100, ...), all on the same database and Redis."""
 
     name: str
@@ -96,21 +97,17 @@ class Server:
         }
         with log_path.open("wb") as log:
             process = subprocess.Popen(
-                [
-                    str(ROOT / ".venv/bin/gunicorn"),
-                    self.app,
-                    "-c",
-                    str(ROOT / "config" / "gunicorn.py"),
-                    "--chdir",
-                    str(ROOT),
-                ],
+                # The same command, and so the same server settings (api/server.py), for both apps.
+                [str(ROOT / ".venv/bin/python"), str(ROOT / "manage.py"), "serve", "--app", self.app],
+                cwd=ROOT,
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
         self.processes.append(process)
-        deadline = time.monotonic() + 30
+        # Each worker imports Django at start; on a loaded 2-core machine that has taken over 30 s.
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 raise RuntimeError(f"{self.name} exited; see {log_path}")
@@ -120,7 +117,7 @@ class Server:
                         return
             except OSError:
                 time.sleep(0.2)
-        raise RuntimeError(f"{self.name} did not answer within 30 s; see {log_path}")
+        raise RuntimeError(f"{self.name} did not answer within 120 s; see {log_path}")
 
     def worker_rss_mib(self) -> list[float]:
         rss = []
@@ -133,7 +130,7 @@ class Server:
     def stop(self) -> None:
         for process in self.processes:
             if process.poll() is None:
-                process.terminate()  # gunicorn's master stops its workers
+                process.terminate()  # the server's main process stops its workers
                 try:
                     process.wait(timeout=15)
                 except subprocess.TimeoutExpired:
@@ -312,7 +309,7 @@ def main() -> None:
         "--instances",
         type=int,
         default=1,
-        help="gunicorn instances per app (each with its own workers), the load split across them",
+        help="server instances per app (each with its own workers), the load split across them",
     )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -435,7 +432,7 @@ def report(results: dict, cfg: Settings) -> None:
     line = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True))  # noqa: E731
     out = [
         f"Benchmark ({cfg.label}): {results['seed']['large']['rows']:,} configs; "
-        f"config/gunicorn.py for both apps, {cfg.instances} instance(s) each; "
+        f"python manage.py serve (granian, api/server.py) for both apps, {cfg.instances} instance(s) each; "
         f"wrk -t1 -c{cfg.connections} {cfg.duration} s per run; "
         f"{os.cpu_count()} cores; {datetime.now().isoformat(timespec='seconds')}",
         "",

@@ -4,6 +4,7 @@ Safe for production by default: DEBUG is off, a SECRET_KEY is required, and SQLi
 fallback when no DATABASE_URL is given.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -37,7 +38,8 @@ def _env_names(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in env.list(name, default=default.split(",")) if item.strip()]
 
 
-ALLOWED_HOSTS = _env_names("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver")
+# Django's test setup adds `testserver` for the test client; production does not accept it.
+ALLOWED_HOSTS = _env_names("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = _env_names("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
@@ -48,6 +50,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "axes",  # admin login brute-force protection (see "Login protection" below)
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -62,6 +65,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "api.middleware.RequestLogMiddleware",
+    # Before anything builds a URL from the Host header (the HTTPS redirect, pagination links).
+    "api.middleware.AllowedHostMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -72,6 +77,8 @@ MIDDLEWARE = [
     # Last, so that its 413 still passes every header middleware above; it runs before any view
     # (or CSRF check) reads the body.
     "api.middleware.RequestBodyLimitMiddleware",
+    # Answers a locked-out admin login with the lockout page (django-axes).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -122,6 +129,24 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "cache"}}
 
+# --- Login protection (django-axes) for the admin ---------------------------------------------
+# Failed logins are counted in the database, which every instance shares, separately per username and
+# per client address (the same address the rate limits use, CLIENT_IP_HEADER included). At the limit
+# both the wrong and the right password are refused until the cool-off ends or an operator unlocks
+# (`python manage.py axes_reset_username <name>` / `axes_reset_ip <address>`; README).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked login before any password is hashed
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "api.throttling.client_address"
+AXES_LOCKOUT_TEMPLATE = "api/admin_lockout.html"
+AXES_VERBOSE = False
+
 # --- Passwords, i18n, static -----------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -146,12 +171,17 @@ STORAGES = {
 MAX_REQUEST_BODY_BYTES = env.int("MAX_REQUEST_BODY_BYTES", default=1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
 
-# Per-key rate limits (api/throttling.py), counted in Redis when the cache above is Redis,
-# else in a table of our own: DRF rates such as "480/minute" (PostHog's personal API key limits are
-# the defaults), or "off".
+# Rate limits (api/throttling.py), exact sliding windows counted in Redis when the cache above is
+# Redis, else in a table of our own: DRF rates such as "480/minute", or "off". Per key: PostHog's
+# personal API key limits are the defaults. Requests without a valid key: per client address.
 RATE_LIMITS_ENABLED = env.bool("RATE_LIMITS_ENABLED", default=True)
 RATE_LIMIT_BURST = env.str("RATE_LIMIT_BURST", default="480/minute")
 RATE_LIMIT_SUSTAINED = env.str("RATE_LIMIT_SUSTAINED", default="4800/hour")
+RATE_LIMIT_ANONYMOUS = env.str("RATE_LIMIT_ANONYMOUS", default="120/minute")
+# The header a trusted proxy in front writes the client's address into (e.g. X-Forwarded-For; its
+# last address is used). Empty: the connection's address. Set it only behind such a proxy: anyone
+# can send the header.
+CLIENT_IP_HEADER = env.str("CLIENT_IP_HEADER", default="")
 
 # --- REST framework --------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -168,8 +198,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "api.exceptions.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
-    # Both per-key limits (burst and sustained) in one throttle: one round trip per request.
-    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.PersonalAPIKeyRateThrottle"],
+    # Every limit of a key (burst and sustained), or of a client address, in one throttle: one round
+    # trip per request.
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.RateLimitThrottle"],
     "PAGE_SIZE": 100,
 }
 
@@ -209,6 +240,8 @@ X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 if env.bool("SECURE_SSL", default=False):
     SECURE_SSL_REDIRECT = True
+    # A load balancer probes health over plain HTTP and must see the answer, not a redirect.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True

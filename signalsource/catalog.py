@@ -358,18 +358,29 @@ def with_new_config_defaults(product: str, source_type: str, config: dict) -> di
     return config | {key: value for key, value in defaults.items() if key not in config}
 
 
+# Deeper nesting is refused: no source's settings come near it, and the JSON encoders refuse ~254.
+MAX_CONFIG_DEPTH = 64
+# Numbers must read back as they were sent, from either database and in any client's JSON parser:
+# integers a double holds exactly (JavaScript's safe range), and floats that PostgreSQL's jsonb,
+# which writes numbers without an exponent, does not expand (1e308 reads back as 309 digits).
+MAX_SAFE_INTEGER = 2**53 - 1
+MAX_FLOAT_MAGNITUDE = 1e15
+MIN_FLOAT_MAGNITUDE = 1e-6
+
+
 def _check_storable(value: Any) -> None:
     """Refuses what a database cannot store faithfully: NUL characters (PostgreSQL text and jsonb
-    reject them), unpaired surrogates, and non-finite numbers. Walks iteratively so that a deeply
-    nested value cannot exhaust the stack."""
-    stack = [value]
+    reject them), unpaired surrogates, non-finite numbers, numbers that would not read back as sent,
+    and nesting deeper than MAX_CONFIG_DEPTH. Walks iteratively so that a deeply nested value cannot
+    exhaust the stack."""
+    stack = [(value, 1)]
     while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > MAX_CONFIG_DEPTH:
+                raise ConfigError(f"config must be nested at most {MAX_CONFIG_DEPTH} levels deep")
+            children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
         elif isinstance(item, str):
             if "\x00" in item:
                 raise ConfigError("config must not contain NUL characters")
@@ -377,5 +388,14 @@ def _check_storable(value: Any) -> None:
                 item.encode("utf-8")
             except UnicodeEncodeError:
                 raise ConfigError("config must contain only valid Unicode text") from None
+        elif isinstance(item, bool):
+            continue
+        elif isinstance(item, int) and abs(item) > MAX_SAFE_INTEGER:
+            raise ConfigError(f"config integers must be between -{MAX_SAFE_INTEGER} and {MAX_SAFE_INTEGER}")
         elif isinstance(item, float) and not math.isfinite(item):
             raise ConfigError("config numbers must be finite")
+        elif isinstance(item, float) and item and not MIN_FLOAT_MAGNITUDE <= abs(item) <= MAX_FLOAT_MAGNITUDE:
+            raise ConfigError(
+                f"config decimal numbers must be 0 or between {MIN_FLOAT_MAGNITUDE:g} and {MAX_FLOAT_MAGNITUDE:g}"
+                " in magnitude, so that they read back exactly as sent"
+            )

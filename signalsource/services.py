@@ -73,6 +73,9 @@ def validate_new_config(*, project, source_product, source_type, enabled=True, c
     return fields
 
 
+CREATE_ATTEMPTS = 3
+
+
 def create_config(
     *,
     project,
@@ -92,18 +95,21 @@ def create_config(
     if with_defaults:
         fields["config"] = catalog.with_new_config_defaults(source_product, source_type, fields["config"])
     instance = SignalSourceConfig(project=project, created_by=created_by, **fields)
-    try:
-        # The constraint is the arbiter: checking first would leave a window for a racing insert.
-        with transaction.atomic():
-            instance.save(force_insert=True)
-            activity.record(instance, activity.CREATED, actor, after=activity.snapshot(instance))
-    except IntegrityError:
-        if SignalSourceConfig.objects.filter(
-            project=project, source_product=source_product, source_type=source_type
-        ).exists():
-            raise _duplicate_error() from None
-        raise
-    return instance
+    # The constraint is the arbiter: checking first would leave a window for a racing insert. A
+    # conflict whose row is gone by the time we look lost a race with a delete: insert again.
+    for _attempt in range(CREATE_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                instance.save(force_insert=True)
+                activity.record(instance, activity.CREATED, actor, after=activity.snapshot(instance))
+            return instance
+        except IntegrityError:
+            if SignalSourceConfig.objects.filter(
+                project=project, source_product=source_product, source_type=source_type
+            ).exists():
+                raise _duplicate_error() from None
+    # Created and deleted under us again and again: the pair is taken as far as this request can tell.
+    raise _duplicate_error()
 
 
 def validate_changes(instance: SignalSourceConfig, **changes) -> dict:

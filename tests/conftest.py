@@ -52,7 +52,7 @@ def fast_password_hashing(settings):
 
 @pytest.fixture(scope="session")
 def live_service(tmp_path_factory):
-    """A real gunicorn server on its own database, with a project and a task:read/write key."""
+    """A real server (`python manage.py serve`) on its own database, with a project and a task:read/write key."""
     from tests.live_server import live_service
 
     with live_service(tmp_path_factory.mktemp("live")) as service:

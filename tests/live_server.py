@@ -1,4 +1,4 @@
-"""A real gunicorn server for tests that need one: worker processes, a real socket, real HTTP.
+"""A real server (`python manage.py serve`) for tests that need one: worker processes, a real socket, real HTTP.
 
 Only for PostgreSQL runs (or routes that never touch the database): the server is a separate
 process, so it can only see data the test has committed (`transactional_db`) in a database it can
@@ -26,6 +26,8 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 # A guard against a hang, not a speed measurement: a request that has not answered by then has hung.
 HANG_GUARD_SECONDS = 30
+# Starting workers imports Django in each; on a loaded 2-core machine that has taken over 30 s.
+STARTUP_GUARD_SECONDS = 120
 
 
 class TCPProxy:
@@ -139,8 +141,9 @@ def call(base_url, method, path, raw_key=None, body=None):
 
 
 @contextlib.contextmanager
-def gunicorn_server(database_url: str, workers: int = 1, **env):
-    """Serves the app with config/gunicorn.py on a free port; yields (base_url, process)."""
+def served(database_url: str, workers: int = 1, **env):
+    """Serves the app with `python manage.py serve` (as production does) on a free port; yields
+    (base_url, process). The server runs in a session of its own and is stopped by its process id."""
     port = free_port()
     environment = {k: v for k, v in os.environ.items() if k not in {"TEST_DATABASE_NAME", "DEBUG"}}
     environment.update(
@@ -155,22 +158,23 @@ def gunicorn_server(database_url: str, workers: int = 1, **env):
     # A file, not a pipe: nobody reads a pipe while the server runs, and a full one would block it.
     with tempfile.TemporaryFile() as log:
         server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "config.wsgi:application", "-c", "config/gunicorn.py"],
+            [sys.executable, "manage.py", "serve"],
             cwd=ROOT,
             env=environment,
             stdout=log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         base_url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + HANG_GUARD_SECONDS
+            deadline = time.monotonic() + STARTUP_GUARD_SECONDS
             while True:
                 with contextlib.suppress(OSError):
                     if call(base_url, "GET", "/healthz")[0] == 200:
                         break
                 if server.poll() is not None or time.monotonic() > deadline:
                     log.seek(0)
-                    raise AssertionError("gunicorn did not start:\n" + log.read().decode(errors="replace"))
+                    raise AssertionError("the server did not start:\n" + log.read().decode(errors="replace"))
                 time.sleep(0.05)
             yield base_url, server
         finally:
@@ -184,7 +188,7 @@ def gunicorn_server(database_url: str, workers: int = 1, **env):
 
 @dataclass
 class LiveService:
-    """A gunicorn server on a database of its own, with a project and a task:read/write key."""
+    """A live server on a database of its own, with a project and a task:read/write key."""
 
     base_url: str
     raw_key: str
@@ -217,7 +221,7 @@ def live_service(tmp_dir: Path, **env):
         service.manage("createcachetable")
         service.project_id = int(service.manage("create_project", "Live project", "--member", "live@example.com"))
         service.raw_key = service.manage("create_api_key", "live@example.com", "--scopes", "task:read,task:write")
-        with gunicorn_server(database_url, workers=2, **env) as (base_url, _):
+        with served(database_url, workers=2, **env) as (base_url, _):
             service.base_url = base_url
             yield service
 

@@ -1,6 +1,6 @@
 """Faults: the database going away under a running server, and crashes inside a view.
 
-The database outage runs a real gunicorn server whose only way to PostgreSQL is a TCP proxy owned
+The database outage runs a real server (`python manage.py serve`) whose only way to PostgreSQL is a TCP proxy owned
 by the test. Taking the proxy down cuts every open connection and refuses new ones, as a stopped or
 unreachable database would, without touching the PostgreSQL server other test runs share.
 """
@@ -15,7 +15,7 @@ from django.test import Client
 from signalsource import services
 from signalsource.models import SignalSourceConfig
 from tests.helpers import Tenant
-from tests.live_server import TCPProxy, call, database_url_of, gunicorn_server
+from tests.live_server import TCPProxy, call, database_url_of, served
 
 needs_postgresql = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="takes a network database away; SQLite has no server to lose"
@@ -29,7 +29,7 @@ def proxied_server(transactional_db):
     proxy = TCPProxy(settings_dict["HOST"] or "127.0.0.1", int(settings_dict["PORT"] or 5432))
     database_url = database_url_of(connection, "127.0.0.1", proxy.port)
     try:
-        with gunicorn_server(database_url, DB_CONNECT_TIMEOUT="2", CONN_MAX_AGE="60") as (base_url, server):
+        with served(database_url, DB_CONNECT_TIMEOUT="2", CONN_MAX_AGE="60") as (base_url, server):
             yield base_url, proxy, server
     finally:
         proxy.down()

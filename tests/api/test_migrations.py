@@ -23,14 +23,24 @@ BEFORE_THE_MOVE = textwrap.dedent(
         )
     """
 )
+# Up to the move (signalsource's head brings api 0001 with it); api 0002 then replaces the counters.
 FORWARD = textwrap.dedent(
+    """
+    from django.core.management import call_command
+    call_command("migrate", "signalsource", verbosity=0)
+    from django.db import connection
+    print(connection.introspection.table_names())
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT key, window_start, count FROM api_ratelimitcounter")
+        print(cursor.fetchall())
+    """
+)
+TO_HEAD = textwrap.dedent(
     """
     from django.core.management import call_command
     call_command("migrate", verbosity=0)
     from django.db import connection
-    from api.models import RateLimitCounter
     print(connection.introspection.table_names())
-    print(list(RateLimitCounter.objects.values_list("key", "window_start", "count")))
     """
 )
 
@@ -49,7 +59,11 @@ def test_a_database_from_before_the_move_migrates_forward_keeping_its_counters(t
         run_django(database_url, BEFORE_THE_MOVE)
 
         tables, rows = run_django(database_url, FORWARD).splitlines()
+        head_tables = run_django(database_url, TO_HEAD).strip()
 
     assert "api_ratelimitcounter" in tables
     assert "signalsource_ratelimitcounter" not in tables
     assert rows == "[('throttle:burst:key:abc', 123, 7)]"
+    # api 0002: fixed-window counters give way to the sliding windows' history (counts restart).
+    assert "api_ratelimithit" in head_tables
+    assert "api_ratelimitcounter" not in head_tables

@@ -2,6 +2,7 @@
 and `Retry-After` in the flat error format, counted in the cache that every server process shares."""
 
 import os
+import random
 import time
 import uuid
 
@@ -11,9 +12,9 @@ from django.db import connection
 from django.test import override_settings
 
 from api import throttling
-from api.models import RateLimitCounter
+from api.models import RateLimitHit
 from tests.helpers import Tenant, key_client, make_key
-from tests.live_server import call, database_url_of, gunicorn_server
+from tests.live_server import call, database_url_of, served
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -41,14 +42,19 @@ def redis_cache_settings():
     }, prefix
 
 
-# The throttles' clock, pinned 30.5 seconds into a minute (and into an hour, and a day): no window
-# can roll over mid-test, and the waits are exact.
+# The database fallback's clock (Redis reads its own), pinned; tests move it by hand.
 PINNED_NOW = (int(time.time()) // 86400) * 86400 + 30.5
 
 
 @pytest.fixture(autouse=True)
-def pinned_clock(monkeypatch):
-    monkeypatch.setattr(throttling.PersonalAPIKeyRateThrottle, "timer", staticmethod(lambda: PINNED_NOW))
+def clock(monkeypatch):
+    """Set `clock.now` to move the database fallback's clock."""
+
+    class Clock:
+        now = PINNED_NOW
+
+    monkeypatch.setattr(throttling.RateLimitThrottle, "timer", staticmethod(lambda: Clock.now))
+    return Clock
 
 
 def statuses(client, url, count):
@@ -67,15 +73,16 @@ def test_burst_limit_answers_429_with_retry_after_in_the_flat_format(tenant):
     assert body["code"] == "throttled"
     assert body["attr"] is None
     assert "Request was throttled" in body["detail"]
-    assert response["Retry-After"] == "30"  # the rest of the minute
+    assert response["Retry-After"] == "60"  # until the oldest of the three leaves the window
 
 
-@override_settings(RATE_LIMIT_BURST="off", RATE_LIMIT_SUSTAINED="2/hour")
-def test_sustained_limit_counts_on_its_own_and_waits_up_to_its_window(tenant):
-    assert statuses(tenant.client, tenant.url, 3) == [200, 200, 429]
+@override_settings(CACHES=NO_REDIS, RATE_LIMIT_BURST="off", RATE_LIMIT_SUSTAINED="2/hour")
+def test_sustained_limit_counts_on_its_own_and_waits_for_its_window(tenant, clock):
+    assert statuses(tenant.client, tenant.url, 2) == [200, 200]
+    clock.now += 600
     response = tenant.client.get(tenant.url)
     assert response.status_code == 429, response.json()
-    assert response["Retry-After"] == "3570"  # the rest of the hour
+    assert response["Retry-After"] == "3000"  # the first request leaves the hour's window then
 
 
 @override_settings(RATE_LIMIT_BURST="2/minute", RATE_LIMIT_SUSTAINED="off")
@@ -99,59 +106,143 @@ def test_each_key_has_its_own_count(db):
     assert statuses(second.client, second.url, 2) == [200, 200]
 
 
-@override_settings(RATE_LIMIT_BURST="1/minute", RATE_LIMIT_SUSTAINED="1/hour")
-def test_refused_requests_without_a_key_are_not_counted_against_anyone(tenant):
+@override_settings(RATE_LIMIT_BURST="2/minute", RATE_LIMIT_SUSTAINED="off")
+def test_a_key_at_its_limit_gets_429_on_every_route_whatever_the_project(tenant, other_tenant):
+    """Issue 12, row 7: the throttle runs before the permissions, so 403/404 answers are not free."""
+    assert statuses(tenant.client, tenant.url, 2) == [200, 200]
+    assert tenant.client.get(other_tenant.url).status_code == 429  # another organization's project (was 404)
+    assert tenant.client.get("/api/projects/999999999/signal_source_configs/").status_code == 429
+    assert tenant.client.get(f"{tenant.url}00000000-0000-0000-0000-000000000000/").status_code == 429
+    assert other_tenant.client.get(other_tenant.url).status_code == 200  # its own count
+
+
+@override_settings(RATE_LIMIT_BURST="1/minute", RATE_LIMIT_SUSTAINED="1/hour", RATE_LIMIT_ANONYMOUS="10/minute")
+def test_refused_requests_without_a_key_are_not_counted_against_any_key(tenant):
     anonymous = key_client()
     for _ in range(3):
         assert anonymous.get(tenant.url).status_code == 401
     assert tenant.client.get(tenant.url).status_code == 200
 
 
+@override_settings(RATE_LIMIT_BURST="off", RATE_LIMIT_SUSTAINED="off", RATE_LIMIT_ANONYMOUS="3/minute")
+def test_requests_without_a_valid_key_are_limited_per_client_address(tenant):
+    anonymous, bad_key = key_client(), key_client("phx_" + "x" * 40)
+    assert statuses(anonymous, tenant.url, 2) == [401, 401]
+    assert bad_key.get(tenant.url).status_code == 401
+    # The address has had its three: a missing key and a refused one both answer 429 now.
+    assert anonymous.get(tenant.url).status_code == 429
+    assert bad_key.get(tenant.url).status_code == 429
+    # Another address has its own count; a valid key is counted per key, not per address.
+    assert key_client().get(tenant.url, REMOTE_ADDR="10.0.0.2").status_code == 401
+    assert tenant.client.get(tenant.url).status_code == 200
+
+
+@override_settings(RATE_LIMIT_BURST="off", RATE_LIMIT_SUSTAINED="off", RATE_LIMIT_ANONYMOUS="1/minute")
+def test_a_forwarded_address_is_believed_only_when_a_setting_says_a_proxy_sets_it(tenant):
+    client = key_client()
+    assert client.get(tenant.url, HTTP_X_FORWARDED_FOR="10.0.0.1").status_code == 401
+    # Without the setting the header is the client's own words: one address, whatever it claims.
+    assert client.get(tenant.url, HTTP_X_FORWARDED_FOR="10.0.0.2").status_code == 429
+
+    # (override_settings, not pytest-django's `settings`: restoring that one inside the decorator
+    # would leave the decorator's limits in place for every later test.)
+    with override_settings(CLIENT_IP_HEADER="X-Forwarded-For"):
+        # The proxy appends the address it saw; what comes before it the client may have written.
+        assert client.get(tenant.url, HTTP_X_FORWARDED_FOR="1.1.1.1, 10.0.0.3").status_code == 401
+        assert client.get(tenant.url, HTTP_X_FORWARDED_FOR="1.1.1.1, 10.0.0.3").status_code == 429
+        assert client.get(tenant.url, HTTP_X_FORWARDED_FOR="1.1.1.1, 10.0.0.4").status_code == 401
+
+
 @override_settings(RATE_LIMITS_ENABLED=False, RATE_LIMIT_BURST="1/minute", RATE_LIMIT_SUSTAINED="1/hour")
 def test_the_switch_turns_every_limit_off(tenant):
     assert statuses(tenant.client, tenant.url, 5) == [200] * 5
+    assert statuses(key_client(), tenant.url, 5) == [401] * 5
 
 
 @override_settings(CACHES=NO_REDIS, RATE_LIMIT_BURST="2/minute", RATE_LIMIT_SUSTAINED="off")
-def test_the_count_lives_in_the_shared_cache_not_in_the_process(tenant):
+def test_without_redis_the_history_lives_in_the_database_not_in_the_process(tenant):
     statuses(tenant.client, tenant.url, 2)
     assert tenant.client.get(tenant.url).status_code == 429
-    # The count is in the database (Redis when REDIS_URL is set), which every server process reads,
-    # not in anything the process keeps.
-    counter = RateLimitCounter.objects.get(key=f"throttle:burst:key:{tenant.api_key.digest[:32]}")
-    assert counter.count == 3
-    assert counter.window_start == int(PINNED_NOW // 60)
+    # Every server process reads the database; a refused request is not counted.
+    hits = RateLimitHit.objects.filter(subject=f"throttle:key:{tenant.api_key.digest[:32]}")
+    assert list(hits.values_list("at", flat=True)) == [PINNED_NOW, PINNED_NOW]
 
 
-@override_settings(CACHES=NO_REDIS, RATE_LIMIT_BURST="3/minute", RATE_LIMIT_SUSTAINED="5/hour")
-def test_both_limits_are_counted_on_every_request_and_a_new_window_starts_a_new_count(tenant, monkeypatch):
-    assert statuses(tenant.client, tenant.url, 4) == [200, 200, 200, 429]  # the burst limit
+@override_settings(CACHES=NO_REDIS, RATE_LIMIT_BURST="3/minute", RATE_LIMIT_SUSTAINED="off")
+def test_the_window_slides_and_a_boundary_lets_no_more_through(tenant, clock):
+    """Issue 12, row 10: fixed windows let twice the limit through around a boundary."""
+    clock.now = PINNED_NOW + 29.9  # just before a minute boundary
+    assert statuses(tenant.client, tenant.url, 3) == [200] * 3
+    clock.now = PINNED_NOW + 30.1  # just after it: a fixed window would start counting again
+    assert statuses(tenant.client, tenant.url, 3) == [429] * 3
+    clock.now = PINNED_NOW + 89.8  # 59.9 s after the three
+    assert tenant.client.get(tenant.url).status_code == 429
+    clock.now = PINNED_NOW + 89.9  # exactly 60 s after: they have left the window
+    assert statuses(tenant.client, tenant.url, 4) == [200, 200, 200, 429]
+    # Expired rows are deleted as the window moves: the history holds at most the window.
+    assert RateLimitHit.objects.count() == 3
 
-    # The next minute: the burst count starts again, the hour's count goes on to its limit.
-    monkeypatch.setattr(throttling.PersonalAPIKeyRateThrottle, "timer", staticmethod(lambda: PINNED_NOW + 60))
-    assert statuses(tenant.client, tenant.url, 2) == [200, 429]  # 5 counted this hour, then 6
-    response = tenant.client.get(tenant.url)
-    assert response["Retry-After"] == str(3600 - 90)  # the longer wait of the two limits
-    counts = dict(RateLimitCounter.objects.values_list("key", "count"))
-    digest = tenant.api_key.digest[:32]
-    assert counts == {f"throttle:burst:key:{digest}": 3, f"throttle:sustained:key:{digest}": 7}
+
+@override_settings(CACHES=NO_REDIS, RATE_LIMIT_BURST="5/minute", RATE_LIMIT_SUSTAINED="8/hour")
+def test_no_window_anywhere_lets_more_than_the_limit_through(tenant, clock):
+    """Requests at random times over three hours; for every accepted request, the accepted ones in
+    the minute and in the hour ending with it are within the limits, and a request refused had a
+    full window."""
+    rng = random.Random(12)
+    accepted, refused = [], []
+    clock.now = PINNED_NOW
+    for _ in range(150):
+        clock.now += rng.choice([0.0, 0.5, 3, 7, 20, 61, 300, 900])
+        status = tenant.client.get(tenant.url).status_code
+        (accepted if status == 200 else refused).append(clock.now)
+        assert status in (200, 429)
+    for t in accepted:
+        assert sum(t - 60 < u <= t for u in accepted) <= 5
+        assert sum(t - 3600 < u <= t for u in accepted) <= 8
+    for t in refused:
+        in_minute = sum(t - 60 < u <= t for u in accepted)
+        in_hour = sum(t - 3600 < u <= t for u in accepted)
+        assert in_minute >= 5 or in_hour >= 8
+    assert accepted and refused
 
 
 @pytest.mark.skipif(not _redis_is_up(), reason="needs a Redis server (CI starts one on 127.0.0.1:6379)")
-def test_with_redis_the_count_is_kept_in_redis_where_every_worker_sees_it(tenant):
+def test_with_redis_the_history_is_one_sorted_set_every_worker_sees(tenant):
     caches, prefix = redis_cache_settings()
-    with override_settings(CACHES=caches, RATE_LIMIT_BURST="2/minute", RATE_LIMIT_SUSTAINED="off"):
+    with override_settings(CACHES=caches, RATE_LIMIT_BURST="2/minute", RATE_LIMIT_SUSTAINED="5/hour"):
         assert statuses(tenant.client, tenant.url, 3) == [200, 200, 429]
-        # A separate Redis client, as another gunicorn worker or machine would be, sees the count.
+        response = tenant.client.get(tenant.url)
+        assert 59 <= int(response["Retry-After"]) <= 60
+        # A separate Redis client, as another server worker or machine would be, sees the history.
         raw = redis.Redis.from_url(REDIS_URL)
         try:
-            found = raw.keys(f"{prefix}:*throttle:burst:key:{tenant.api_key.digest[:32]}:*")
+            found = raw.keys(f"{prefix}:*throttle:key:{tenant.api_key.digest[:32]}")
             assert len(found) == 1
-            assert int(raw.get(found[0])) == 3
-            assert 0 < raw.ttl(found[0]) <= 61
+            assert raw.zcard(found[0]) == 2  # refused requests are not counted
+            assert 3590 < raw.pttl(found[0]) / 1000 <= 3601  # kept for the longest window
         finally:
             for key in raw.scan_iter(f"{prefix}:*"):
                 raw.delete(key)
+
+
+@pytest.mark.skipif(not _redis_is_up(), reason="needs a Redis server (CI starts one on 127.0.0.1:6379)")
+def test_with_redis_the_window_slides(tenant):
+    caches, prefix = redis_cache_settings()
+    with override_settings(CACHES=caches, RATE_LIMIT_BURST="4/second", RATE_LIMIT_SUSTAINED="off"):
+        started = time.monotonic()
+        assert tenant.client.get(tenant.url).status_code == 200
+        first_counted_by = time.monotonic()
+        assert statuses(tenant.client, tenant.url, 3) == [200] * 3
+        refused = tenant.client.get(tenant.url)
+        if time.monotonic() - started < 0.9:  # a loaded machine may take longer than the window
+            assert refused.status_code == 429
+            assert refused["Retry-After"] == "1"
+        # Once the first request has left the window, one more fits.
+        time.sleep(max(0.0, first_counted_by + 1.02 - time.monotonic()))
+        assert tenant.client.get(tenant.url).status_code == 200
+    raw = redis.Redis.from_url(REDIS_URL)
+    for key in raw.scan_iter(f"{prefix}:*"):
+        raw.delete(key)
 
 
 def test_an_unreachable_redis_fails_open_rather_than_taking_the_api_down(tenant, caplog):
@@ -167,7 +258,7 @@ def test_an_unreachable_redis_fails_open_rather_than_taking_the_api_down(tenant,
 @pytest.mark.live_server_process
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="a server process needs a database it can reach")
 @pytest.mark.parametrize("cache", ["redis", "database"])
-def test_several_gunicorn_workers_enforce_one_limit(transactional_db, cache):
+def test_several_server_workers_enforce_one_limit(transactional_db, cache):
     if cache == "redis" and not _redis_is_up():
         pytest.skip("needs a Redis server (CI starts one on 127.0.0.1:6379)")
     tenant = Tenant()
@@ -176,7 +267,7 @@ def test_several_gunicorn_workers_enforce_one_limit(transactional_db, cache):
     env = {"RATE_LIMIT_BURST": "6/hour", "RATE_LIMIT_SUSTAINED": "off", "REDIS_URL": ""}
     if cache == "redis":
         env["REDIS_URL"] = REDIS_URL
-    with gunicorn_server(database_url_of(connection), workers=3, **env) as (base_url, _):
+    with served(database_url_of(connection), workers=3, **env) as (base_url, _):
         # Sequential requests, each on a new connection: the workers take turns accepting them.
         statuses = [call(base_url, "GET", path, tenant.raw_key)[0] for _ in range(12)]
     assert statuses == [200] * 6 + [429] * 6

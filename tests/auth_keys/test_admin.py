@@ -147,3 +147,24 @@ def test_key_change_page_edits_label_only_and_never_the_digest(admin_client):
     assert response.status_code == 302
     api_key.refresh_from_db()
     assert (api_key.label, api_key.digest, api_key.scopes) == ("after", digest, ["task:read", "task:write"])
+
+
+@pytest.mark.parametrize("lookup", ["digest", "digest__lt", "digest__gt", "digest__startswith", "digest__regex"])
+def test_the_key_list_refuses_lookups_on_the_digest(client, lookup):
+    """Issue 12, row 8: a staff user who may view keys recovered a digest in 257 requests by bisecting
+    with `?digest__lt=`. Every digest lookup is now refused the same way, whatever its value."""
+    from django.contrib.auth.models import Permission
+
+    staff = make_user()
+    staff.is_staff = True
+    staff.save()
+    staff.user_permissions.add(Permission.objects.get(codename="view_personalapikey"))
+    api_key, _ = make_key(make_user())
+    client.force_login(staff)
+    url = "/admin/auth_keys/personalapikey/"
+    assert client.get(url).status_code == 200
+
+    below, above = "0" * len(api_key.digest), "f" * len(api_key.digest)
+    answers = {client.get(url, {lookup: value}).status_code for value in (below, above, api_key.digest)}
+
+    assert answers == {400}

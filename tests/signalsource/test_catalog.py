@@ -77,8 +77,8 @@ def test_clean_config_raises_the_message_the_client_sees(config, message):
 
 
 def test_a_deeply_nested_config_is_checked_without_exhausting_the_stack():
-    value = "a\x00"
+    value = "a"
     for _ in range(10_000):
         value = [value]
-    with pytest.raises(catalog.ConfigError, match="NUL"):
+    with pytest.raises(catalog.ConfigError, match=f"nested at most {catalog.MAX_CONFIG_DEPTH} levels"):
         catalog.clean_config("github", "issue", {"deep": value})

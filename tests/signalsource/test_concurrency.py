@@ -150,3 +150,34 @@ def test_a_patch_whose_row_was_deleted_after_it_was_read_is_a_404_not_a_500():
     with pytest.raises(SignalSourceConfig.DoesNotExist):
         services.update_config(instance, enabled=False)
     assert not SignalSourceConfig.objects.exists()
+
+
+def test_creates_racing_deletes_of_one_source_never_answer_500(settings):
+    """Issue 12, row 4: 20 threads creating and deleting one (product, type). A create whose insert
+    hit the unique constraint, with the conflicting row deleted before it looked, re-raised the
+    IntegrityError (a 500); it now inserts again, or answers the duplicate's 400."""
+    tenant = Tenant()
+    settings.RATE_LIMITS_ENABLED = False  # 20 threads, 900 requests: the race, not the limit
+    client_statuses = {"create": {201, 400}, "delete": {204, 404}}
+
+    def create_then_delete():
+        client = key_client(tenant.raw_key)
+        seen = []
+        for _ in range(15):
+            response = client.post(tenant.url, GITHUB, format="json")
+            seen.append(("create", response.status_code))
+            listed = client.get(tenant.url).json()["results"]
+            for row in listed:
+                seen.append(("delete", client.delete(f"{tenant.url}{row['id']}/").status_code))
+        return seen
+
+    results = race(*[create_then_delete] * 20)
+
+    unexpected = [
+        (kind, status)
+        for result in results
+        for kind, status in (result if isinstance(result, list) else [("error", repr(result))])
+        if status not in client_statuses.get(kind, ())
+    ]
+    assert not unexpected, unexpected
+    assert SignalSourceConfig.objects.filter(project=tenant.project).count() <= 1

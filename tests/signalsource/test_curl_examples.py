@@ -1,5 +1,5 @@
 """The seed page's curl examples (`seed-signal-source-api-docs.txt`), run with the real `curl`
-against a live gunicorn server, with real values in place of `undefined` and `:id`.
+against a live server, with real values in place of `undefined` and `:id`.
 
 The page's create example is broken as printed: its first line lacks a trailing backslash, and it
 sends `-d` form fields under a JSON Content-Type header. We send what a user means: form fields

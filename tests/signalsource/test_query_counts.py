@@ -193,7 +193,7 @@ def test_a_never_used_key_records_its_first_use():
     assert tenant.api_key.last_used_at is not None
 
 
-def test_without_redis_both_rate_limits_cost_one_statement():
+def test_without_redis_both_rate_limits_cost_one_short_transaction():
     tenant = Tenant()
     _fill(tenant, PAIRS[:2])
     _mark_used(tenant.api_key)
@@ -203,4 +203,6 @@ def test_without_redis_both_rate_limits_cost_one_statement():
     with override_settings(CACHES=without_redis, RATE_LIMITS_ENABLED=True, **limits):
         response, limited = _count(lambda: tenant.client.get(tenant.url))
     assert response.status_code == 200, response.json()
-    assert limited == unlimited + 1
+    # One short transaction (savepoint, advisory lock on PostgreSQL, delete of expired rows, one
+    # counting query, insert, release): the exact sliding window's documented cost (api/throttling.py).
+    assert limited - unlimited == (6 if connection.vendor == "postgresql" else 5)
