@@ -1,5 +1,8 @@
 from rest_framework import mixins
 
+from api.conditional import ConditionalRequestsMixin
+from api.idempotency import IdempotentCreateMixin
+from api.parsers import MergePatchMixin, is_merge_patch
 from api.viewsets import ProjectScopedViewSet
 
 from . import services
@@ -9,6 +12,9 @@ from .serializers import SignalSourceConfigSerializer
 
 
 class SignalSourceConfigViewSet(
+    IdempotentCreateMixin,  # Idempotency-Key on create
+    ConditionalRequestsMixin,  # ETag, If-Match, If-None-Match
+    MergePatchMixin,  # PATCH with application/merge-patch+json
     mixins.ListModelMixin,
     mixins.CreateModelMixin,
     mixins.RetrieveModelMixin,
@@ -28,7 +34,12 @@ class SignalSourceConfigViewSet(
         )
 
     def perform_update(self, serializer):
-        serializer.instance = services.update_config(serializer.instance, **serializer.validated_data)
+        changes = dict(serializer.validated_data)
+        if is_merge_patch(self.request) and "config" in changes:
+            changes["config_patch"] = changes.pop("config")
+        serializer.instance = services.update_config(
+            serializer.instance, expected_version=self.expected_version, **changes
+        )
 
     def perform_destroy(self, instance):
-        services.delete_config(instance)
+        services.delete_config(instance, expected_version=self.expected_version)
