@@ -12,6 +12,7 @@ ACTION_ACCESS = {
     "list": "read",
     "retrieve": "read",
     "create": "write",
+    "update": "write",  # PUT, on the routes that take it
     "partial_update": "write",
     "destroy": "write",
 }
