@@ -39,14 +39,13 @@ def _weak_match(header: str, etag: str) -> bool:
     return etags == ["*"] or etag in [value.removeprefix("W/") for value in etags]
 
 
+# (A comment, not a docstring: drf-spectacular would publish a view's docstrings as descriptions.)
+# For a viewset over a model with a `version` counter whose `perform_update` and `perform_destroy`
+# pass `self.expected_version` to the services (None: write unconditionally, as without If-Match).
+#
+# Preconditions are evaluated after authentication, permissions and the project (a 401/403/404
+# comes first), and before the body is validated.
 class ConditionalRequestsMixin:
-    """For a viewset over a model with a `version` counter whose `perform_update` and `perform_destroy`
-    pass `self.expected_version` to the services (None: write unconditionally, as without If-Match).
-
-    Preconditions are evaluated after authentication, permissions and the project (a 401/403/404
-    comes first), and before the body is validated.
-    """
-
     expected_version: int | None = None
 
     def _if_match(self) -> str | None:

@@ -114,10 +114,10 @@ def _store(record: IdempotencyRecord, response) -> None:
     )
 
 
+# (A comment, not a docstring: drf-spectacular would publish a view's docstrings as descriptions.)
+# Makes a viewset's `create` honour `Idempotency-Key`. Put it before the mixin that defines
+# `create`; the key is scoped to the authenticated API key (`request.auth`).
 class IdempotentCreateMixin:
-    """Makes a viewset's `create` honour `Idempotency-Key`. Put it before the mixin that defines
-    `create`; the key is scoped to the authenticated API key (`request.auth`)."""
-
     def create(self, request, *args, **kwargs):
         key = _idempotency_key(request)
         if key is None:

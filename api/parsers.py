@@ -65,10 +65,10 @@ class StrictMultiPartParser(parsers.MultiPartParser):
         return parsers.DataAndFiles(_strict_query_dict(lossless.data, encoding), lossless.files)
 
 
+# (A comment, not a docstring: drf-spectacular would publish a view's docstrings as descriptions.)
+# Lets a viewset's PATCH take `application/merge-patch+json`; any other method answers it 415.
+# (DRF's view sets `self.request` before it asks for the parsers.)
 class MergePatchMixin:
-    """Lets a viewset's PATCH take `application/merge-patch+json`; any other method answers it 415.
-    (DRF's view sets `self.request` before it asks for the parsers.)"""
-
     def get_parsers(self):
         parsers = super().get_parsers()
         if self.request is not None and self.request.method == "PATCH":

@@ -3,6 +3,7 @@ from rest_framework import mixins
 from api.conditional import ConditionalRequestsMixin
 from api.idempotency import IdempotentCreateMixin
 from api.parsers import MergePatchMixin, is_merge_patch
+from api.schema_headers import HeadersAutoSchema
 from api.viewsets import ProjectScopedViewSet
 
 from . import services
@@ -27,6 +28,7 @@ class SignalSourceConfigViewSet(
     serializer_class = SignalSourceConfigSerializer
     filterset_class = SignalSourceConfigFilter
     http_method_names = ["get", "post", "patch", "delete", "head"]
+    schema = HeadersAutoSchema()
 
     def perform_create(self, serializer):
         serializer.instance = services.create_config(

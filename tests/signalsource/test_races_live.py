@@ -76,7 +76,9 @@ def test_two_clients_patching_with_the_same_if_match_get_one_200_and_one_412(liv
     url, etag = github_config
     for round_ in range(ROUNDS):
         bodies = [{"config": {"steering": f"round {round_} client {i}"}} for i in range(2)]
-        results = at_once(*[lambda body=body: send(live_service, "PATCH", url, body, If_Match=etag) for body in bodies])
+        results = at_once(
+            *[lambda body=body, etag=etag: send(live_service, "PATCH", url, body, If_Match=etag) for body in bodies]
+        )
 
         statuses = sorted(status for status, _, _ in results)
         assert statuses == [200, 412], results
@@ -84,7 +86,7 @@ def test_two_clients_patching_with_the_same_if_match_get_one_200_and_one_412(liv
         loser = next(result for result in results if result[0] == 412)
         assert loser[2]["code"] == "precondition_failed"
         # The stored config is the winner's, and the winner's ETag is current.
-        status, headers, stored = send(live_service, "GET", url)
+        _, headers, stored = send(live_service, "GET", url)
         assert stored["config"] == winner[2]["config"]
         assert headers["ETag"] == winner[1]["ETag"]
         etag = headers["ETag"]
@@ -98,7 +100,7 @@ def test_two_clients_deleting_with_the_same_if_match_get_one_204_and_one_412(liv
         assert status == 201, body
         url = f"{live_service.configs_url}{body['id']}/"
 
-        results = at_once(*[lambda: send(live_service, "DELETE", url, If_Match=headers["ETag"])] * 2)
+        results = at_once(*[lambda url=url, etag=headers["ETag"]: send(live_service, "DELETE", url, If_Match=etag)] * 2)
 
         assert sorted(status for status, _, _ in results) == [204, 412], results
         assert send(live_service, "GET", url)[0] == 404
@@ -114,8 +116,8 @@ def test_a_patch_and_a_delete_with_the_same_if_match_never_both_succeed(live_ser
         etag = headers["ETag"]
 
         (patched, _, _), (deleted, _, _) = at_once(
-            lambda: send(live_service, "PATCH", url, {"enabled": False}, If_Match=etag),
-            lambda: send(live_service, "DELETE", url, If_Match=etag),
+            lambda url=url, etag=etag: send(live_service, "PATCH", url, {"enabled": False}, If_Match=etag),
+            lambda url=url, etag=etag: send(live_service, "DELETE", url, If_Match=etag),
         )
 
         assert sorted([patched, deleted]) in ([200, 412], [204, 412]), (patched, deleted)
@@ -131,13 +133,13 @@ def test_duplicate_idempotency_keys_at_once_create_one_config(live_service):
     for _ in range(ROUNDS):
         key = str(uuid.uuid4())
         results = at_once(
-            *[lambda: send(live_service, "POST", live_service.configs_url, body, Idempotency_Key=key)] * 4
+            *[lambda key=key: send(live_service, "POST", live_service.configs_url, body, Idempotency_Key=key)] * 4
         )
 
         originals = [r for r in results if r[0] == 201 and r[1].get("Idempotent-Replayed") is None]
         assert len(originals) == 1, results
         created = originals[0][2]
-        for status, headers, answer in results:
+        for status, _, answer in results:
             if status == 201:  # the original, or a replay of it
                 assert answer == created
             else:  # arrived while the original was being processed
