@@ -312,3 +312,22 @@ def test_the_headers_cost_no_extra_query(tenant, route, row):
     )
     assert response.status_code == 200
     assert conditional_patch == plain_patch
+
+
+def test_a_write_that_lands_between_the_check_and_the_update_is_a_412(tenant, route, row, monkeypatch):
+    # The request's If-Match matches the row it read; another write commits before its UPDATE runs
+    # (made certain here by doing it just before). The conditional UPDATE matches nothing: 412.
+    real_update = services.update_config
+
+    def update_after_another_write(instance, **kwargs):
+        real_update(SignalSourceConfig.objects.get(pk=instance.pk), config={"steering": "theirs"})
+        return real_update(instance, **kwargs)
+
+    monkeypatch.setattr(services, "update_config", update_after_another_write)
+    url = item_url(tenant, route, row.id)
+    response = tenant.client.patch(
+        url, {"config": {"steering": "mine"}}, format="json", HTTP_IF_MATCH=etag_of(tenant, route, row)
+    )
+
+    assert_error(response, 412, "invalid_request", "precondition_failed")
+    assert SignalSourceConfig.objects.get(pk=row.pk).config == {"steering": "theirs"}
