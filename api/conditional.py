@@ -7,6 +7,7 @@ costs nothing: the services write with `UPDATE/DELETE ... WHERE id = %s AND vers
 here adds a query.
 """
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from django.utils.http import parse_etags, quote_etag
 from rest_framework import exceptions, status
@@ -58,7 +59,7 @@ class ConditionalRequestsMixin:
         try:
             instance = self.get_object()
         except (Http404, exceptions.NotFound):
-            if if_match is not None and parse_etags(if_match) != ["*"]:
+            if if_match is not None and parse_etags(if_match) != ["*"] and self._is_well_formed_id():
                 raise PreconditionFailed() from None
             raise
         if if_match is not None and parse_etags(if_match) != ["*"]:
@@ -67,6 +68,16 @@ class ConditionalRequestsMixin:
             # The services write only if the row is still at this version: compare and write atomically.
             self.expected_version = instance.version
         return instance
+
+    def _is_well_formed_id(self) -> bool:
+        # An id that could never name an object (not a UUID) is a 404 whatever the headers: no client
+        # can hold an ETag of it.
+        value = self.kwargs.get(self.lookup_url_kwarg or self.lookup_field)
+        try:
+            self.get_queryset().model._meta.pk.to_python(value)
+        except DjangoValidationError:
+            return False
+        return True
 
     def retrieve(self, request, *args, **kwargs):
         instance = self.get_object()

@@ -331,3 +331,10 @@ def test_a_write_that_lands_between_the_check_and_the_update_is_a_412(tenant, ro
 
     assert_error(response, 412, "invalid_request", "precondition_failed")
     assert SignalSourceConfig.objects.get(pk=row.pk).config == {"steering": "theirs"}
+
+
+@pytest.mark.parametrize("method", ["patch", "delete"])
+def test_an_id_that_is_not_a_uuid_is_a_404_whatever_the_if_match(tenant, route, method):
+    url = item_url(tenant, route, "not-a-uuid")
+    response = getattr(tenant.client, method)(url, {"enabled": False}, format="json", HTTP_IF_MATCH='"1"')
+    assert_error(response, 404)
