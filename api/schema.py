@@ -51,9 +51,17 @@ ACTION_ERRORS = {
     "list": ("400", "401", "403", "404"),
     "create": ("400", "401", "403", "404"),
     "retrieve": ("401", "403", "404"),
+    "update": ("400", "401", "403", "404"),
     "partial_update": ("400", "401", "403", "404"),
     "destroy": ("401", "403", "404"),
+    "activity": ("401", "403", "404"),
 }
+
+
+def error_responses(*codes: str) -> dict:
+    """The documented error responses for these status codes, for an `extend_schema(responses=...)`
+    that replaces the automatic ones."""
+    return {code: OpenApiResponse(ErrorSerializer, description=ERROR_RESPONSES[code]) for code in codes}
 
 
 class AutoSchema(openapi.AutoSchema):
@@ -96,7 +104,7 @@ class AutoSchema(openapi.AutoSchema):
             return serializer
         success_code = {"DELETE": "204", "POST": "201"}.get(self.method, "200")
         success = {success_code: None if success_code == "204" else serializer}
-        return success | {code: OpenApiResponse(ErrorSerializer, description=ERROR_RESPONSES[code]) for code in errors}
+        return success | error_responses(*errors)
 
 
 class PartialRequestSerializerExtension(OpenApiSerializerExtension):

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "projects",
     "auth_keys",
     "api",
+    "activity_log",
     "signalsource",
 ]
 

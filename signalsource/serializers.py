@@ -4,8 +4,9 @@
 import copy
 
 import orjson
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
+from rest_framework.fields import empty
 
 from . import catalog
 from .models import SignalSourceConfig
@@ -53,4 +54,34 @@ class SignalSourceConfigSerializer(serializers.ModelSerializer):
         cls = type(self)
         if "_built_fields" not in cls.__dict__:
             cls._built_fields = super().get_fields()
-        return copy.deepcopy(cls._built_fields)
+        fields = copy.deepcopy(cls._built_fields)
+        if self.instance is not None and not self.partial:
+            # A full update (PUT) leaves out what it does not send, as PostHog's does: `enabled` and
+            # `config` keep their stored values rather than taking the create defaults.
+            for name in SignalSourceConfig.EDITABLE_FIELDS:
+                fields[name].default = fields[name].default_empty_html = empty
+        return fields
+
+
+@extend_schema_serializer(component_name="SignalsSourceConfig")
+class SignalsSourceConfigSerializer(SignalSourceConfigSerializer):
+    """A signal source config, as today's PostHog route (`signals/source_configs/`) serves it.
+
+    A PUT must send `source_product` and `source_type` (the stored ones); `enabled` and `config` are
+    replaced when sent and keep their stored values when left out (their defaults apply on create only).
+    """
+
+    # Retired types are no longer valid in any write that carries `source_type`. They stay in the
+    # field's choices (and so in the described enum) because a config made with one through the
+    # published route is read through this route too.
+
+    source_type = serializers.ChoiceField(
+        choices=catalog.TYPE_CHOICES,
+        help_text="Retired types (" + ", ".join(f"`{t}`" for t in sorted(catalog.RETIRED_TYPES)) + ") are refused "
+        "in every write that carries `source_type`, as PostHog refuses them; older configs may still have one.",
+    )
+
+    def validate_source_type(self, value):
+        if value in catalog.RETIRED_TYPES:
+            self.fields["source_type"].fail("invalid_choice", input=value)
+        return value

@@ -9,15 +9,20 @@ Every write moves the config's `version` by one (the API's ETag). Writes are com
 (`UPDATE ... WHERE id = %s AND version = %s`): with `expected_version` (the client's If-Match) a
 mismatch is a `VersionMismatch`; without it, a write that lost a race re-reads the row and tries
 again, so it still cannot lose a concurrent change it did not mean to overwrite (a merge patch).
+
+Each change is recorded in the activity log (`activity.record`) in the change's own transaction, on
+behalf of the `actor` its caller names (None: the system); a change that fails (a `VersionMismatch`
+included) leaves no record.
 """
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from activity_log.services import Actor
 from api.conditional import VersionMismatch
 
-from . import catalog
+from . import activity, catalog
 from .models import ProcessingStatus, SignalSourceConfig
 
 # What `config` is when a create leaves it out: `{}`. A sentinel, so that an explicit None is refused.
@@ -35,10 +40,10 @@ def _check_source(source_product: str, source_type: str) -> None:
         raise _error("source_product", f'"{source_product}" is not a valid choice.', "invalid_choice")
     if catalog.get_source(source_product, source_type) is None:
         valid = ", ".join(catalog.valid_types_for(source_product))
+        # A product may have no config type at all (signals_check: PostHog's inbox checking itself).
+        hint = f"Valid types: {valid}." if valid else f"'{source_product}' takes no signal source config."
         raise _error(
-            "source_type",
-            f"'{source_type}' is not a valid source_type for '{source_product}'. Valid types: {valid}.",
-            "invalid_pair",
+            "source_type", f"'{source_type}' is not a valid source_type for '{source_product}'. {hint}", "invalid_pair"
         )
 
 
@@ -76,14 +81,30 @@ def validate_new_config(*, project, source_product, source_type, enabled=True, c
     return fields
 
 
-def create_config(*, project, created_by, source_product, source_type, enabled=True, config=NO_CONFIG):
-    """Creates a config. A duplicate, even one that wins a race with this call, is a ValidationError."""
+def create_config(
+    *,
+    project,
+    created_by,
+    source_product,
+    source_type,
+    enabled=True,
+    config=NO_CONFIG,
+    with_defaults=False,
+    actor: Actor | None = None,
+):
+    """Creates a config. A duplicate, even one that wins a race with this call, is a ValidationError.
+
+    `with_defaults` fills in the source's `new_config_defaults` for keys the config leaves out (today's
+    PostHog route does; the published one stores `config` as sent)."""
     fields = _checked_new(source_product=source_product, source_type=source_type, enabled=enabled, config=config)
+    if with_defaults:
+        fields["config"] = catalog.with_new_config_defaults(source_product, source_type, fields["config"])
     instance = SignalSourceConfig(project=project, created_by=created_by, **fields)
     try:
         # The constraint is the arbiter: checking first would leave a window for a racing insert.
         with transaction.atomic():
             instance.save(force_insert=True)
+            activity.record(instance, activity.CREATED, actor, after=activity.snapshot(instance))
     except IntegrityError:
         if SignalSourceConfig.objects.filter(
             project=project, source_product=source_product, source_type=source_type
@@ -128,15 +149,32 @@ def merge_patch(target, patch):
     return merged
 
 
-def _save_at_version(instance: SignalSourceConfig, fields: dict, expected_version: int | None) -> bool:
-    """Writes `fields` and the next version if the row is still at the version `instance` holds.
-    True when written; False when the row moved (then `instance` is re-read, for another try), or
-    `VersionMismatch` if the caller expected that version. A row that is gone is `DoesNotExist`
-    (`VersionMismatch` for a caller that expected a version)."""
+def _save_at_version(
+    instance: SignalSourceConfig,
+    changes: dict,
+    expected_version: int | None,
+    *,
+    event: str,
+    actor: Actor | None,
+    touch: bool,
+) -> bool:
+    """Writes `changes` (and `updated_at` if `touch`) with the next version, and their activity record,
+    if the row is still at the version `instance` holds. True when written; False when the row moved
+    (then `instance` is re-read, for another try), or `VersionMismatch` if the caller expected that
+    version. A row that is gone is `DoesNotExist` (`VersionMismatch` for a caller that expected a
+    version). Nothing is written, activity included, unless the row was at that version."""
     version = instance.version
     if expected_version is not None and version != expected_version:
         raise VersionMismatch(f"Signal source config {instance.pk} is not at version {expected_version}.")
-    if SignalSourceConfig.objects.filter(pk=instance.pk, version=version).update(**fields, version=version + 1):
+    before, after = activity.snapshot(instance), activity.snapshot(instance, **changes)
+    fields = {**changes, "updated_at": timezone.now()} if touch else dict(changes)
+    with transaction.atomic():
+        written = SignalSourceConfig.objects.filter(pk=instance.pk, version=version).update(
+            **fields, version=version + 1
+        )
+        if written:
+            activity.record(instance, event, actor, before=before, after=after)
+    if written:
         for name, value in fields.items():
             setattr(instance, name, value)
         instance.version = version + 1
@@ -151,7 +189,12 @@ def _save_at_version(instance: SignalSourceConfig, fields: dict, expected_versio
 
 
 def update_config(
-    instance: SignalSourceConfig, *, expected_version: int | None = None, config_patch=None, **changes
+    instance: SignalSourceConfig,
+    *,
+    expected_version: int | None = None,
+    config_patch=None,
+    actor: Actor | None = None,
+    **changes,
 ) -> SignalSourceConfig:
     """Applies `enabled` and/or `config` (replaced whole), or `config_patch` (an RFC 7396 merge patch
     applied to the stored config, the result checked as a whole); `updated_at` always moves.
@@ -163,28 +206,35 @@ def update_config(
         if config_patch is not None:
             changes["config"] = merge_patch(instance.config, config_patch)
         cleaned = validate_changes(instance, **changes)
-        cleaned["updated_at"] = timezone.now()
-        if _save_at_version(instance, cleaned, expected_version):
+        if _save_at_version(instance, cleaned, expected_version, event=activity.UPDATED, actor=actor, touch=True):
             return instance
 
 
-def delete_config(instance: SignalSourceConfig, *, expected_version: int | None = None) -> None:
+def delete_config(
+    instance: SignalSourceConfig, *, expected_version: int | None = None, actor: Actor | None = None
+) -> None:
     """Deletes the config; with `expected_version`, only if it is still at that version."""
-    if expected_version is None:
-        instance.delete()
-        return
-    if (
-        instance.version != expected_version
-        or not SignalSourceConfig.objects.filter(pk=instance.pk, version=expected_version).delete()[0]
-    ):
-        raise VersionMismatch(f"Signal source config {instance.pk} is no longer at version {expected_version}.")
+    config_id, before = instance.pk, activity.snapshot(instance)
+    if expected_version is not None and instance.version != expected_version:
+        raise VersionMismatch(f"Signal source config {instance.pk} is not at version {expected_version}.")
+    with transaction.atomic():
+        if expected_version is None:
+            deleted, _ = instance.delete()
+        else:
+            deleted, _ = SignalSourceConfig.objects.filter(pk=instance.pk, version=expected_version).delete()
+            if not deleted:
+                raise VersionMismatch(f"Signal source config {instance.pk} is no longer at version {expected_version}.")
+        if deleted:  # not when a concurrent delete came first: that one has its record
+            activity.record(instance, activity.DELETED, actor, before=before, item_id=config_id)
 
 
-def set_status(instance: SignalSourceConfig, status: str | None) -> SignalSourceConfig:
+def set_status(instance: SignalSourceConfig, status: str | None, *, actor: Actor | None = None) -> SignalSourceConfig:
     """Records the state of the source's latest processing run (`None` when nothing is known)."""
     if status is not None and status not in ProcessingStatus.values:
         raise _error("status", f'"{status}" is not a valid status.', "invalid_choice")
     # Not a client edit, so `updated_at` (and with it the list order) stays put; the version moves.
-    while not _save_at_version(instance, {"status": status}, None):
+    while not _save_at_version(
+        instance, {"status": status}, None, event=activity.STATUS_CHANGED, actor=actor, touch=False
+    ):
         pass
     return instance

@@ -1,20 +1,32 @@
-from rest_framework import mixins
+import uuid
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, mixins
+from rest_framework.decorators import action
+
+from activity_log import selectors as activity_selectors
+from activity_log.pagination import ItemActivityPagination
+from activity_log.serializers import ActivityLogSerializer, ItemActivityPageSerializer
+from activity_log.services import Actor
 from api.conditional import ConditionalRequestsMixin
 from api.idempotency import IdempotentCreateMixin
 from api.parsers import MergePatchMixin, is_merge_patch
+from api.schema import ACTION_ERRORS, error_responses
 from api.schema_headers import HeadersAutoSchema
 from api.viewsets import ProjectScopedViewSet
 
-from . import services
+from . import activity, services
 from .filters import SignalSourceConfigFilter
 from .models import SignalSourceConfig
-from .serializers import SignalSourceConfigSerializer
+from .serializers import SignalSourceConfigSerializer, SignalsSourceConfigSerializer
 
 
 class SignalSourceConfigViewSet(
+    # The published route, and the base of today's PostHog route below: both serve the same rows
+    # with the same rules, so whatever is added here applies to both.
     IdempotentCreateMixin,  # Idempotency-Key on create
-    ConditionalRequestsMixin,  # ETag, If-Match, If-None-Match
+    ConditionalRequestsMixin,  # ETag, If-Match, If-None-Match (PATCH, PUT, DELETE, retrieve)
     MergePatchMixin,  # PATCH with application/merge-patch+json
     mixins.ListModelMixin,
     mixins.CreateModelMixin,
@@ -30,9 +42,16 @@ class SignalSourceConfigViewSet(
     http_method_names = ["get", "post", "patch", "delete", "head"]
     schema = HeadersAutoSchema()
 
+    # Whether a new config gets its source's default keys (`catalog.Source.new_config_defaults`).
+    fill_new_config_defaults = False
+
     def perform_create(self, serializer):
         serializer.instance = services.create_config(
-            project=self.project, created_by=self.request.user, **serializer.validated_data
+            project=self.project,
+            created_by=self.request.user,
+            with_defaults=self.fill_new_config_defaults,
+            actor=Actor.api_key(self.request),
+            **serializer.validated_data,
         )
 
     def perform_update(self, serializer):
@@ -40,8 +59,49 @@ class SignalSourceConfigViewSet(
         if is_merge_patch(self.request) and "config" in changes:
             changes["config_patch"] = changes.pop("config")
         serializer.instance = services.update_config(
-            serializer.instance, expected_version=self.expected_version, **changes
+            serializer.instance,
+            expected_version=self.expected_version,
+            actor=Actor.api_key(self.request),
+            **changes,
         )
 
     def perform_destroy(self, instance):
-        services.delete_config(instance, expected_version=self.expected_version)
+        services.delete_config(instance, expected_version=self.expected_version, actor=Actor.api_key(self.request))
+
+    @extend_schema(
+        summary="List one config's activity",
+        description="The config's recorded changes, newest first, in the shape of PostHog's "
+        "`.../{id}/activity` routes. Still readable after the config is deleted.",
+        parameters=[
+            OpenApiParameter("limit", OpenApiTypes.INT, description="Records per page (default 10, at most 1000)."),
+            OpenApiParameter("page", OpenApiTypes.INT, description="The page, from 1 (default 1)."),
+        ],
+        filters=False,
+        # Spelled out: responses given here replace the automatic ones, errors included.
+        responses={"200": ItemActivityPageSerializer, **error_responses(*ACTION_ERRORS["activity"])},
+    )
+    @action(detail=True, methods=["get"])
+    def activity(self, request, *args, **kwargs):
+        # Not get_object: a deleted config's history stays readable. Its records are found by id
+        # within this project, so another project's config answers 404 like any unknown id.
+        try:
+            config_id = uuid.UUID(str(kwargs[self.lookup_url_kwarg or self.lookup_field]))
+        except ValueError:
+            raise exceptions.NotFound() from None
+        records = activity_selectors.item_records(project_id=self.project.id, scope=activity.SCOPE, item_id=config_id)
+        pages = ItemActivityPagination()
+        page = pages.paginate(records, request)
+        if not page["total_count"] and not self.get_queryset().filter(pk=config_id).exists():
+            raise exceptions.NotFound()
+        context = {"organization_id": self.project.organization_id}
+        return pages.response(page, ActivityLogSerializer(page["rows"], many=True, context=context).data)
+
+
+class SignalsSourceConfigViewSet(SignalSourceConfigViewSet):
+    """`signals/source_configs`: the same resource as today's PostHog serves it. It differs from the
+    published route only in PostHog's later choices: PUT, no retired types in writes, and the
+    source's defaults filled into a new config."""
+
+    serializer_class = SignalsSourceConfigSerializer
+    http_method_names = ["get", "post", "put", "patch", "delete", "head"]
+    fill_new_config_defaults = True

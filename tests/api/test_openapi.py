@@ -19,6 +19,18 @@ OPERATIONS = {
     ("patch", DETAIL_PATH): ("signal_source_configs_partial_update", "task:write"),
     ("delete", DETAIL_PATH): ("signal_source_configs_destroy", "task:write"),
 }
+# The activity log (issue 16): (operation id, tag, scope, success schema).
+ACTIVITY_LOG_PATH = "/api/projects/{project_id}/activity_log/"
+CONFIG_ACTIVITY_PATH = "/api/projects/{project_id}/signal_source_configs/{id}/activity/"
+ACTIVITY_OPERATIONS = {
+    ("get", ACTIVITY_LOG_PATH): ("activity_log_list", "activity_log", "activity_log:read", "PaginatedActivityLogList"),
+    ("get", CONFIG_ACTIVITY_PATH): (
+        "signal_source_configs_activity",
+        "signal_source_configs",
+        "task:read",
+        "ItemActivityPage",
+    ),
+}
 BODY_MEDIA_TYPES = {"application/json", "application/x-www-form-urlencoded", "multipart/form-data"}
 
 
@@ -68,12 +80,53 @@ def test_spectacular_validates_without_warnings(generated_yaml):
 
 
 def test_operations_ids_tags_and_no_put(spec):
-    found = {(method, path) for path, item in spec["paths"].items() for method in item if method != "parameters"}
-    assert found == set(OPERATIONS)
+    # The published route and the activity log; today's PostHog route is checked in
+    # tests/signalsource/test_signals_route.py.
+    published = {LIST_PATH, DETAIL_PATH} | {path for _, path in ACTIVITY_OPERATIONS}
+    found = {
+        (method, path)
+        for path, item in spec["paths"].items()
+        if path in published
+        for method in item
+        if method != "parameters"
+    }
+    assert found == set(OPERATIONS) | set(ACTIVITY_OPERATIONS)
     for (method, path), (operation_id, _) in OPERATIONS.items():
         assert operation(spec, method, path)["operationId"] == operation_id
         assert operation(spec, method, path)["tags"] == ["signal_source_configs"]
-    assert all("put" not in item for item in spec["paths"].values())
+    assert all("put" not in spec["paths"][path] for path in published)
+
+
+def test_the_activity_log_operations(spec):
+    for (method, path), (operation_id, tag, scope, schema) in ACTIVITY_OPERATIONS.items():
+        described = operation(spec, method, path)
+        assert (described["operationId"], described["tags"]) == (operation_id, [tag])
+        assert described["security"] == [{"PersonalAPIKeyAuth": [scope]}]
+        assert described["responses"]["200"]["content"]["application/json"]["schema"] == {
+            "$ref": f"#/components/schemas/{schema}"
+        }
+        for code in ("401", "403", "404"):
+            assert described["responses"][code]["content"]["application/json"]["schema"] == {
+                "$ref": "#/components/schemas/Error"
+            }
+    query = {
+        p["name"]: p["schema"] for p in operation(spec, "get", ACTIVITY_LOG_PATH)["parameters"] if p["in"] == "query"
+    }
+    assert set(query) == {"scope", "scopes", "item_id", "user", "activity", "cursor", "page", "page_size"}
+    assert query["user"]["type"] == query["page"]["type"] == "integer"
+    query = {
+        p["name"]: p["schema"] for p in operation(spec, "get", CONFIG_ACTIVITY_PATH)["parameters"] if p["in"] == "query"
+    }
+    assert query == {"limit": {"type": "integer"}, "page": {"type": "integer"}}
+    record = component(spec, "ActivityLog")["properties"]
+    assert {"id", "user", "unread", "organization_id", "is_system", "activity", "item_id", "scope", "detail"} <= set(
+        record
+    )
+    assert record["detail"]["properties"]["changes"]["items"]["properties"]["action"]["enum"] == [
+        "created",
+        "changed",
+        "deleted",
+    ]
 
 
 def test_bearer_scheme_and_each_operations_scope(spec):

@@ -5,25 +5,32 @@ write compares it in the same UPDATE/DELETE statement that writes. The two-clien
 live server is in test_races_live.py.
 """
 
+import json
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext, override_settings
 
+from activity_log.models import ActivityLog
 from api.conditional import VersionMismatch
 from signalsource import services
 from signalsource.models import SignalSourceConfig
-from tests.helpers import assert_error, database_state, make_config
+from tests.helpers import PUBLISHED_ROUTE, SIGNALS_ROUTE, assert_error, database_state, make_config
 
-from .put_route_urls import PUT_ROUTE
-
-# Every route that serves configs; PostHog's current route joins these when it lands (issue 14).
-ROUTES = ["signal_source_configs", PUT_ROUTE]
+# Every route that serves configs: the published one and today's PostHog route.
+ROUTES = [PUBLISHED_ROUTE, SIGNALS_ROUTE]
 # The routes that take PUT (the published route answers it 405).
-PUT_ROUTES = [PUT_ROUTE]
+PUT_ROUTES = [SIGNALS_ROUTE]
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.signalsource.put_route_urls")]
+pytestmark = pytest.mark.django_db
 
 GITHUB = {"source_product": "github", "source_type": "issue"}
+
+
+def written_state():
+    """The configs, the keys and the activity log: equal before and after a request that wrote nothing
+    (a 412 or a replay leaves no activity record either)."""
+    return database_state(), list(ActivityLog.objects.order_by("id").values_list("id", flat=True))
 
 
 def list_url(tenant, route):
@@ -141,23 +148,23 @@ def test_a_lost_update_is_prevented_with_a_412_and_nothing_changes(tenant, route
     etag = etag_of(tenant, route, row)
     # Another editor writes first.
     assert tenant.client.patch(url, {"config": {"steering": "theirs"}}, format="json").status_code == 200
-    before = database_state()
+    before = written_state()
 
     response = tenant.client.patch(url, {"config": {"steering": "mine"}}, format="json", HTTP_IF_MATCH=etag)
 
     assert_error(response, 412, "invalid_request", "precondition_failed")
-    assert database_state() == before
+    assert written_state() == before
     assert SignalSourceConfig.objects.get(pk=row.pk).config == {"steering": "theirs"}
 
 
 @pytest.mark.parametrize("header", ['W/"1"', "garbage", '"999"', ""])
 def test_a_weak_malformed_or_unknown_if_match_never_matches(tenant, route, row, header):
-    before = database_state()
+    before = written_state()
     response = tenant.client.patch(
         item_url(tenant, route, row.id), {"enabled": False}, format="json", HTTP_IF_MATCH=header
     )
     assert_error(response, 412, "invalid_request", "precondition_failed")
-    assert database_state() == before
+    assert written_state() == before
 
 
 def test_if_match_takes_a_list_of_etags(tenant, route, row):
@@ -184,11 +191,11 @@ def test_a_412_comes_before_the_body_is_validated(tenant, route, row):
 
 
 def test_a_412_comes_after_access_is_checked(tenant, other_tenant, route, row):
-    before = database_state()
+    before = written_state()
     url = item_url(tenant, route, row.id)
     assert_error(other_tenant.client.patch(url, {"enabled": False}, format="json", HTTP_IF_MATCH='"999"'), 403)
     assert_error(other_tenant.client.delete(url, HTTP_IF_MATCH='"999"'), 403)
-    assert database_state() == before
+    assert written_state() == before
 
 
 def test_delete_with_a_stale_etag_is_a_412_and_the_config_stays(tenant, route, row):
@@ -196,8 +203,9 @@ def test_delete_with_a_stale_etag_is_a_412_and_the_config_stays(tenant, route, r
     etag = etag_of(tenant, route, row)
     tenant.client.patch(url, {"enabled": False}, format="json")
 
+    before = written_state()
     assert_error(tenant.client.delete(url, HTTP_IF_MATCH=etag), 412, "invalid_request", "precondition_failed")
-    assert SignalSourceConfig.objects.filter(pk=row.pk).exists()
+    assert written_state() == before
 
     response = tenant.client.delete(url, HTTP_IF_MATCH=tenant.client.get(url)["ETag"])
     assert response.status_code == 204
@@ -222,12 +230,12 @@ def test_a_gone_config_is_a_412_for_an_etag_and_a_404_for_star(tenant, route, ro
 
 def test_another_projects_config_is_a_412_exactly_like_a_gone_one(tenant, other_tenant, route):
     theirs = make_config(other_tenant.project)
-    before = database_state()
+    before = written_state()
     response = tenant.client.patch(
         item_url(tenant, route, theirs.id), {"enabled": False}, format="json", HTTP_IF_MATCH='"1"'
     )
     assert_error(response, 412, code="precondition_failed")
-    assert database_state() == before
+    assert written_state() == before
 
 
 @pytest.mark.parametrize("put_route", PUT_ROUTES)
@@ -241,16 +249,40 @@ def test_put_takes_if_match_like_patch(tenant, row, put_route):
     assert response.json()["config"] == {"steering": "put"}
     assert response["ETag"] != etag
 
-    before = database_state()
+    before = written_state()
     assert_error(tenant.client.put(url, body, format="json", HTTP_IF_MATCH=etag), 412, code="precondition_failed")
-    assert database_state() == before
+    assert written_state() == before
+    (record,) = activity_of(row)
+    assert (record.activity, record.actor) == ("updated", tenant.api_key.mask)
 
 
 def test_the_published_route_still_answers_put_405(tenant, row):
-    response = tenant.client.put(
-        item_url(tenant, "signal_source_configs", row.id), GITHUB, format="json", HTTP_IF_MATCH="*"
-    )
+    response = tenant.client.put(item_url(tenant, PUBLISHED_ROUTE, row.id), GITHUB, format="json", HTTP_IF_MATCH="*")
     assert_error(response, 405)
+
+
+# --- The activity log -----------------------------------------------------------------------------------
+
+
+def activity_of(row):
+    return list(ActivityLog.objects.filter(item_id=str(row.id)).order_by("created_at", "id"))
+
+
+def test_conditional_writes_are_recorded_and_a_412_records_nothing(tenant, route, row):
+    url = item_url(tenant, route, row.id)
+    etag = etag_of(tenant, route, row)
+    patched = tenant.client.patch(url, {"enabled": False}, format="json", HTTP_IF_MATCH=etag)
+    assert patched.status_code == 200
+    before = written_state()
+
+    assert_error(tenant.client.patch(url, {"enabled": True}, format="json", HTTP_IF_MATCH=etag), 412)
+    assert_error(tenant.client.delete(url, HTTP_IF_MATCH=etag), 412)
+    assert written_state() == before
+
+    assert tenant.client.delete(url, HTTP_IF_MATCH=patched["ETag"]).status_code == 204
+    mask = tenant.api_key.mask
+    assert [(r.activity, r.actor) for r in activity_of(row)] == [("updated", mask), ("deleted", mask)]
+    assert activity_of(row)[0].detail["changes"][0]["field"] == "enabled"
 
 
 # --- The services: compare and write in one statement ------------------------------------------------
@@ -270,6 +302,7 @@ def test_an_update_that_expected_a_version_fails_if_the_row_moved_after_it_was_r
     with pytest.raises(VersionMismatch):
         services.delete_config(mine, expected_version=mine.version)
     assert SignalSourceConfig.objects.get(pk=row.pk).config == {"steering": "theirs"}
+    assert [r.activity for r in activity_of(row)] == ["updated"]  # theirs only
 
 
 def test_an_unconditional_update_that_lost_a_race_still_writes_and_knows_its_version():
@@ -284,6 +317,10 @@ def test_an_unconditional_update_that_lost_a_race_still_writes_and_knows_its_ver
     stored = SignalSourceConfig.objects.get(pk=row.pk)
     assert (stored.enabled, stored.status) == (False, "running")  # the status written meanwhile survives
     assert mine.version == stored.version == 3
+    # Each write recorded once; the retried one compared with the row it re-read, not the stale copy.
+    status_changed, updated = activity_of(row)
+    assert (status_changed.activity, updated.activity) == ("status_changed", "updated")
+    assert [c["field"] for c in updated.detail["changes"]] == ["enabled"]
 
 
 # --- Cost -------------------------------------------------------------------------------------------------
@@ -312,6 +349,38 @@ def test_the_headers_cost_no_extra_query(tenant, route, row):
     )
     assert response.status_code == 200
     assert conditional_patch == plain_patch
+
+    etag = response["ETag"]
+    body = json.dumps({"config": {"steering": "merged"}})
+    response, merge_patch = count(
+        lambda: tenant.client.generic(
+            "PATCH", url, body, content_type="application/merge-patch+json", HTTP_IF_MATCH=etag
+        )
+    )
+    assert response.status_code == 200
+    assert merge_patch == plain_patch
+
+    if route in PUT_ROUTES:
+        # Each PUT changes `enabled`, so each writes an activity record.
+        _, plain_put = count(lambda: tenant.client.put(url, {**GITHUB, "enabled": False}, format="json"))
+        etag = tenant.client.get(url)["ETag"]
+        response, conditional_put = count(
+            lambda: tenant.client.put(url, {**GITHUB, "enabled": True}, format="json", HTTP_IF_MATCH=etag)
+        )
+        assert response.status_code == 200
+        assert conditional_put == plain_put
+
+    # A 412 reads what a write reads and writes nothing.
+    response, refused = count(lambda: tenant.client.patch(url, {"enabled": True}, format="json", HTTP_IF_MATCH='"0"'))
+    assert response.status_code == 412
+    assert refused < plain_patch
+
+    other = make_config(tenant.project, "linear", "issue")
+    _, plain_delete = count(lambda: tenant.client.delete(item_url(tenant, route, other.id)))
+    etag = tenant.client.get(url)["ETag"]
+    response, conditional_delete = count(lambda: tenant.client.delete(url, HTTP_IF_MATCH=etag))
+    assert response.status_code == 204
+    assert conditional_delete == plain_delete
 
 
 def test_a_write_that_lands_between_the_check_and_the_update_is_a_412(tenant, route, row, monkeypatch):

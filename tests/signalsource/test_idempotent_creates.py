@@ -8,15 +8,16 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext, override_settings
 from django.utils import timezone
 
+from activity_log.models import ActivityLog
 from api.idempotency import ABANDONED_AFTER, TTL
 from api.models import IdempotencyRecord
 from signalsource import services
 from signalsource.models import SignalSourceConfig
-from tests.helpers import assert_error, database_state, key_client, make_config, make_key, make_project, run
+from tests.helpers import assert_error, key_client, make_config, make_key, make_project, run
 
-from .test_conditional_requests import ROUTES, list_url
+from .test_conditional_requests import ROUTES, list_url, written_state
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.signalsource.put_route_urls")]
+pytestmark = pytest.mark.django_db
 
 GITHUB = {"source_product": "github", "source_type": "issue", "config": {"steering": "s"}}
 KEY = "3f0e4c2a-8d1b-4a57-9c6e-1b2d3e4f5a6b"
@@ -37,7 +38,7 @@ def test_a_retried_create_gets_the_first_answer_again_and_writes_nothing(tenant,
     first = create(tenant, route)
     assert first.status_code == 201, first.json()
     assert not first.has_header("Idempotent-Replayed")
-    state = database_state()
+    state = written_state()
 
     again = create(tenant, route)
 
@@ -45,8 +46,10 @@ def test_a_retried_create_gets_the_first_answer_again_and_writes_nothing(tenant,
     assert again["Idempotent-Replayed"] == "true"
     assert again.json() == first.json()
     assert again["ETag"] == first["ETag"]
-    assert database_state() == state
+    assert written_state() == state
     assert SignalSourceConfig.objects.filter(project=tenant.project).count() == 1
+    (record,) = ActivityLog.objects.all()  # the first create's; the replay recorded nothing
+    assert (record.activity, record.item_id) == ("created", first.json()["id"])
 
 
 def test_the_same_body_in_another_spelling_is_the_same_request(tenant, route):
@@ -61,10 +64,10 @@ def test_the_same_body_in_another_spelling_is_the_same_request(tenant, route):
 
 def test_the_same_key_with_another_body_is_a_422_and_writes_nothing(tenant, route):
     assert create(tenant, route).status_code == 201
-    state = database_state()
+    state = written_state()
     other = {"source_product": "linear", "source_type": "issue"}
     assert_error(create(tenant, route, other), 422, "invalid_request", "idempotency_key_reused")
-    assert database_state() == state
+    assert written_state() == state
 
 
 def test_the_same_key_in_another_project_is_another_request(tenant):
@@ -130,10 +133,10 @@ def test_a_repeat_while_the_first_is_in_flight_is_a_409(tenant, route):
     probe = IdempotencyRecord.objects.get(key="probe")
     IdempotencyRecord.objects.filter(pk=probe.pk).update(status_code=None, response_body=None)
     SignalSourceConfig.objects.all().delete()
-    state = database_state()
+    state = written_state()
 
     assert_error(create(tenant, route, key="probe"), 409, "invalid_request", "idempotency_key_in_progress")
-    assert database_state() == state
+    assert written_state() == state
 
 
 def test_an_abandoned_claim_is_taken_over(tenant, route):
@@ -170,9 +173,9 @@ def test_prune_deletes_only_expired_records(tenant, route):
 
 @pytest.mark.parametrize("key", ["", "x" * 256, "caf\u00e9", "tab\there"])
 def test_an_invalid_key_is_a_400_and_writes_nothing(tenant, route, key):
-    state = database_state()
+    state = written_state()
     assert_error(create(tenant, route, key=key), 400, "invalid_request", "invalid_idempotency_key")
-    assert database_state() == state
+    assert written_state() == state
     assert not IdempotencyRecord.objects.exists()
 
 
@@ -196,10 +199,11 @@ def test_without_the_header_nothing_is_stored(tenant, route):
 @pytest.mark.django_db(transaction=True)  # real transactions, as in production: no test savepoints
 @override_settings(RATE_LIMITS_ENABLED=False)
 def test_what_the_header_costs(tenant, route):
-    """In real transactions a plain create is 5 statements (key, project, BEGIN, INSERT, COMMIT); a
-    keyed one 11: the claim (BEGIN, INSERT, COMMIT), then the create and the UPDATE that stores its
-    response in one transaction (the service's own atomic block becomes a savepoint in it). A replay
-    is 6: the claim that fails (BEGIN, INSERT, ROLLBACK) and a SELECT of the stored response."""
+    """In real transactions a plain create is 6 statements (key, project, BEGIN, INSERT of the config
+    and of its activity record, COMMIT); a keyed one 12: the claim (BEGIN, INSERT, COMMIT), then the
+    create and the UPDATE that stores its response in one transaction (the service's own atomic block
+    becomes a savepoint in it). A replay is 6: the claim that fails (BEGIN, INSERT, ROLLBACK) and a
+    SELECT of the stored response; it writes no config and no activity record."""
     tenant.client.get(list_url(tenant, route))  # records the key's first use
 
     def count(call):
@@ -214,4 +218,4 @@ def test_what_the_header_costs(tenant, route):
     assert keyed.status_code == 201
     replay, replay_sql = count(lambda: create(tenant, route))
     assert replay["Idempotent-Replayed"] == "true"
-    assert (len(plain_sql), len(keyed_sql), len(replay_sql)) == (5, 11, 6), (keyed_sql, replay_sql)
+    assert (len(plain_sql), len(keyed_sql), len(replay_sql)) == (6, 12, 6), (keyed_sql, replay_sql)

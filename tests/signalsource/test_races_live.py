@@ -128,6 +128,32 @@ def test_a_patch_and_a_delete_with_the_same_if_match_never_both_succeed(live_ser
             assert send(live_service, "GET", url)[0] == 404
 
 
+def test_two_clients_putting_on_todays_route_with_the_same_if_match_get_one_200_and_one_412(live_service):
+    # Today's PostHog route (PUT); the activity log holds the winner's change only.
+    configs_url = live_service.configs_url.replace("/signal_source_configs/", "/signals/source_configs/")
+    pair = {"source_product": "gitlab", "source_type": "issue"}
+    status, headers, body = send(live_service, "POST", configs_url, pair)
+    assert status == 201, body
+    url, etag = f"{configs_url}{body['id']}/", headers["ETag"]
+    try:
+        for round_ in range(ROUNDS):
+            bodies = [{**pair, "config": {"steering": f"round {round_} client {i}"}} for i in range(2)]
+            results = at_once(
+                *[lambda body=body, etag=etag: send(live_service, "PUT", url, body, If_Match=etag) for body in bodies]
+            )
+
+            assert sorted(status for status, _, _ in results) == [200, 412], results
+            winner = next(result for result in results if result[0] == 200)
+            _, headers, stored = send(live_service, "GET", url)
+            assert stored["config"] == winner[2]["config"]
+            etag = headers["ETag"]
+
+        _, _, activity = send(live_service, "GET", f"{url}activity/?limit=100")
+        assert [record["activity"] for record in activity["results"]] == ["updated"] * ROUNDS + ["created"]
+    finally:
+        send(live_service, "DELETE", url)
+
+
 def test_duplicate_idempotency_keys_at_once_create_one_config(live_service):
     body = {"source_product": "llm_analytics", "source_type": "evaluation", "config": {"steering": "once"}}
     for _ in range(ROUNDS):

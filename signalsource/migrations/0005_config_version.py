@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('signalsource', '0003_move_ratelimitcounter_to_api'),
+        ('signalsource', '0004_full_catalog'),
     ]
 
     operations = [
