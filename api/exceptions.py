@@ -6,7 +6,8 @@ DRF's errors go through drf-exceptions-hog (PostHog's own library for this forma
 404 and 500 pages are replaced by `page_not_found` and `server_error` below.
 
 The domain's services raise domain errors, never HTTP ones: Django's `ValidationError` (a 400 on
-the field it names, with its code) and `ObjectDoesNotExist` (a 404). They are translated here.
+the field it names, with its code), `ObjectDoesNotExist` (a 404) and `VersionMismatch` (a 412, see
+`conditional.py`). They are translated here.
 """
 
 import logging
@@ -20,6 +21,7 @@ from exceptions_hog import exception_handler as hog_exception_handler
 from rest_framework import exceptions, status
 from rest_framework.serializers import as_serializer_error
 
+from .conditional import PreconditionFailed, VersionMismatch
 from .request_id import request_id_var
 
 logger = logging.getLogger("api.errors")
@@ -53,6 +55,8 @@ def exception_handler(exc, context):
         exc = exceptions.ValidationError(as_serializer_error(exc))
     elif isinstance(exc, ObjectDoesNotExist):
         exc = exceptions.NotFound()
+    elif isinstance(exc, VersionMismatch):
+        exc = PreconditionFailed()
     elif isinstance(exc, OperationalError | InterfaceError):
         logger.warning("database unavailable", exc_info=exc)
         exc = ServiceUnavailable()

@@ -37,6 +37,9 @@ class SignalSourceConfig(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Moves by one on every write, status included (services); the API's ETag, and what a
+    # conditional write (If-Match) compares in its UPDATE/DELETE ... WHERE version = %s.
+    version = models.PositiveIntegerField(default=1, editable=False)
 
     class Meta:
         verbose_name = "signal source config"

@@ -2,10 +2,17 @@
 command alike. They enforce every rule a config must satisfy (a valid source pair, a fixed source
 after creation, the catalog's config rules, one config per source and project) and raise domain
 errors only: Django's `ValidationError`, keyed by the field at fault and carrying a code, and
-`SignalSourceConfig.DoesNotExist`. The API and the admin translate them for their users.
+`SignalSourceConfig.DoesNotExist`, and `VersionMismatch` for a conditional write. The API and the
+admin translate them for their users.
+
+Every write moves the config's `version` by one (the API's ETag). Writes are compare-and-set on it
+(`UPDATE ... WHERE id = %s AND version = %s`): with `expected_version` (the client's If-Match) a
+mismatch is a `VersionMismatch`; without it, a write that lost a race re-reads the row and tries
+again, so it still cannot lose a concurrent change it did not mean to overwrite (a merge patch).
 
 Each change is recorded in the activity log (`activity.record`) in the change's own transaction, on
-behalf of the `actor` its caller names (None: the system); a change that fails leaves no record.
+behalf of the `actor` its caller names (None: the system); a change that fails (a `VersionMismatch`
+included) leaves no record.
 """
 
 from django.core.exceptions import ValidationError
@@ -13,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from activity_log.services import Actor
+from api.conditional import VersionMismatch
 
 from . import activity, catalog
 from .models import ProcessingStatus, SignalSourceConfig
@@ -133,27 +141,95 @@ def validate_changes(instance: SignalSourceConfig, **changes) -> dict:
     return cleaned
 
 
-def update_config(instance: SignalSourceConfig, *, actor: Actor | None = None, **changes) -> SignalSourceConfig:
-    """Applies `enabled` and/or `config` (replaced whole); `updated_at` always moves.
+def merge_patch(target, patch):
+    """RFC 7396 JSON Merge Patch: `null` removes a key, objects merge recursively, anything else
+    replaces. (Eight lines from the RFC's own pseudo-code; the PyPI packages for it are unmaintained.)"""
+    if not isinstance(patch, dict):
+        return patch
+    merged = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = merge_patch(merged.get(key), value)
+    return merged
 
+
+def _save_at_version(
+    instance: SignalSourceConfig,
+    changes: dict,
+    expected_version: int | None,
+    *,
+    event: str,
+    actor: Actor | None,
+    touch: bool,
+) -> bool:
+    """Writes `changes` (and `updated_at` if `touch`) with the next version, and their activity record,
+    if the row is still at the version `instance` holds. True when written; False when the row moved
+    (then `instance` is re-read, for another try), or `VersionMismatch` if the caller expected that
+    version. A row that is gone is `DoesNotExist` (`VersionMismatch` for a caller that expected a
+    version). Nothing is written, activity included, unless the row was at that version."""
+    version = instance.version
+    if expected_version is not None and version != expected_version:
+        raise VersionMismatch(f"Signal source config {instance.pk} is not at version {expected_version}.")
+    before, after = activity.snapshot(instance), activity.snapshot(instance, **changes)
+    fields = {**changes, "updated_at": timezone.now()} if touch else dict(changes)
+    with transaction.atomic():
+        written = SignalSourceConfig.objects.filter(pk=instance.pk, version=version).update(
+            **fields, version=version + 1
+        )
+        if written:
+            activity.record(instance, event, actor, before=before, after=after)
+    if written:
+        for name, value in fields.items():
+            setattr(instance, name, value)
+        instance.version = version + 1
+        return True
+    if expected_version is not None:
+        raise VersionMismatch(f"Signal source config {instance.pk} is no longer at version {expected_version}.")
+    try:
+        instance.refresh_from_db()
+    except SignalSourceConfig.DoesNotExist:
+        raise SignalSourceConfig.DoesNotExist(f"Signal source config {instance.pk} no longer exists.") from None
+    return False
+
+
+def update_config(
+    instance: SignalSourceConfig,
+    *,
+    expected_version: int | None = None,
+    config_patch=None,
+    actor: Actor | None = None,
+    **changes,
+) -> SignalSourceConfig:
+    """Applies `enabled` and/or `config` (replaced whole), or `config_patch` (an RFC 7396 merge patch
+    applied to the stored config, the result checked as a whole); `updated_at` always moves.
+
+    With `expected_version`, writes only if the config is still at that version (`VersionMismatch`).
     A config deleted by a concurrent request raises `SignalSourceConfig.DoesNotExist`.
     """
-    cleaned = validate_changes(instance, **changes)
-    before, after = activity.snapshot(instance), activity.snapshot(instance, **cleaned)
-    cleaned["updated_at"] = timezone.now()
-    with transaction.atomic():
-        if not SignalSourceConfig.objects.filter(pk=instance.pk).update(**cleaned):
-            raise SignalSourceConfig.DoesNotExist(f"Signal source config {instance.pk} no longer exists.")
-        activity.record(instance, activity.UPDATED, actor, before=before, after=after)
-    for name, value in cleaned.items():
-        setattr(instance, name, value)
-    return instance
+    while True:  # another try only after a concurrent write committed: someone always makes progress
+        if config_patch is not None:
+            changes["config"] = merge_patch(instance.config, config_patch)
+        cleaned = validate_changes(instance, **changes)
+        if _save_at_version(instance, cleaned, expected_version, event=activity.UPDATED, actor=actor, touch=True):
+            return instance
 
 
-def delete_config(instance: SignalSourceConfig, *, actor: Actor | None = None) -> None:
+def delete_config(
+    instance: SignalSourceConfig, *, expected_version: int | None = None, actor: Actor | None = None
+) -> None:
+    """Deletes the config; with `expected_version`, only if it is still at that version."""
     config_id, before = instance.pk, activity.snapshot(instance)
+    if expected_version is not None and instance.version != expected_version:
+        raise VersionMismatch(f"Signal source config {instance.pk} is not at version {expected_version}.")
     with transaction.atomic():
-        deleted, _ = instance.delete()
+        if expected_version is None:
+            deleted, _ = instance.delete()
+        else:
+            deleted, _ = SignalSourceConfig.objects.filter(pk=instance.pk, version=expected_version).delete()
+            if not deleted:
+                raise VersionMismatch(f"Signal source config {instance.pk} is no longer at version {expected_version}.")
         if deleted:  # not when a concurrent delete came first: that one has its record
             activity.record(instance, activity.DELETED, actor, before=before, item_id=config_id)
 
@@ -162,11 +238,9 @@ def set_status(instance: SignalSourceConfig, status: str | None, *, actor: Actor
     """Records the state of the source's latest processing run (`None` when nothing is known)."""
     if status is not None and status not in ProcessingStatus.values:
         raise _error("status", f'"{status}" is not a valid status.', "invalid_choice")
-    # Not a client edit, so `updated_at` (and with it the list order) stays put.
-    before, after = activity.snapshot(instance), activity.snapshot(instance, status=status)
-    with transaction.atomic():
-        if not SignalSourceConfig.objects.filter(pk=instance.pk).update(status=status):
-            raise SignalSourceConfig.DoesNotExist(f"Signal source config {instance.pk} no longer exists.")
-        activity.record(instance, activity.STATUS_CHANGED, actor, before=before, after=after)
-    instance.status = status
+    # Not a client edit, so `updated_at` (and with it the list order) stays put; the version moves.
+    while not _save_at_version(
+        instance, {"status": status}, None, event=activity.STATUS_CHANGED, actor=actor, touch=False
+    ):
+        pass
     return instance

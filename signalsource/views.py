@@ -9,7 +9,11 @@ from activity_log import selectors as activity_selectors
 from activity_log.pagination import ItemActivityPagination
 from activity_log.serializers import ActivityLogSerializer, ItemActivityPageSerializer
 from activity_log.services import Actor
+from api.conditional import ConditionalRequestsMixin
+from api.idempotency import IdempotentCreateMixin
+from api.parsers import MergePatchMixin, is_merge_patch
 from api.schema import ACTION_ERRORS, error_responses
+from api.schema_headers import HeadersAutoSchema
 from api.viewsets import ProjectScopedViewSet
 
 from . import activity, services
@@ -21,6 +25,9 @@ from .serializers import SignalSourceConfigSerializer, SignalsSourceConfigSerial
 class SignalSourceConfigViewSet(
     # The published route, and the base of today's PostHog route below: both serve the same rows
     # with the same rules, so whatever is added here applies to both.
+    IdempotentCreateMixin,  # Idempotency-Key on create
+    ConditionalRequestsMixin,  # ETag, If-Match, If-None-Match (PATCH, PUT, DELETE, retrieve)
+    MergePatchMixin,  # PATCH with application/merge-patch+json
     mixins.ListModelMixin,
     mixins.CreateModelMixin,
     mixins.RetrieveModelMixin,
@@ -33,6 +40,7 @@ class SignalSourceConfigViewSet(
     serializer_class = SignalSourceConfigSerializer
     filterset_class = SignalSourceConfigFilter
     http_method_names = ["get", "post", "patch", "delete", "head"]
+    schema = HeadersAutoSchema()
 
     # Whether a new config gets its source's default keys (`catalog.Source.new_config_defaults`).
     fill_new_config_defaults = False
@@ -47,12 +55,18 @@ class SignalSourceConfigViewSet(
         )
 
     def perform_update(self, serializer):
+        changes = dict(serializer.validated_data)
+        if is_merge_patch(self.request) and "config" in changes:
+            changes["config_patch"] = changes.pop("config")
         serializer.instance = services.update_config(
-            serializer.instance, actor=Actor.api_key(self.request), **serializer.validated_data
+            serializer.instance,
+            expected_version=self.expected_version,
+            actor=Actor.api_key(self.request),
+            **changes,
         )
 
     def perform_destroy(self, instance):
-        services.delete_config(instance, actor=Actor.api_key(self.request))
+        services.delete_config(instance, expected_version=self.expected_version, actor=Actor.api_key(self.request))
 
     @extend_schema(
         summary="List one config's activity",

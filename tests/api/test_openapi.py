@@ -233,10 +233,12 @@ def test_create_and_partial_update_take_json_form_and_multipart(spec):
     for method, name, required in (("post", "SignalSourceConfig", True), ("patch", "PatchedSignalSourceConfig", None)):
         body = operation(spec, method, LIST_PATH if method == "post" else DETAIL_PATH)["requestBody"]
         assert body.get("required") is required
-        assert set(body["content"]) == BODY_MEDIA_TYPES
+        # PATCH also takes a JSON merge patch (issue 15; test_openapi_headers.py).
+        merge_patch = {"application/merge-patch+json"} if method == "patch" else set()
+        assert set(body["content"]) == BODY_MEDIA_TYPES | merge_patch
         for media_type, content in body["content"].items():
             assert content["schema"] == {"$ref": f"#/components/schemas/{name}"}
-            if media_type != "application/json":  # `config` travels as a JSON-encoded string in forms
+            if "form" in media_type:  # `config` travels as a JSON-encoded string in forms
                 assert content["encoding"] == {"config": {"contentType": "application/json"}}
     assert "requestBody" not in operation(spec, "get", LIST_PATH)
     assert "requestBody" not in operation(spec, "delete", DETAIL_PATH)
@@ -245,15 +247,16 @@ def test_create_and_partial_update_take_json_form_and_multipart(spec):
 def test_success_and_error_responses(spec):
     expected = {
         ("get", LIST_PATH): {"200", "400", "401", "403", "404"},
-        ("post", LIST_PATH): {"201", "400", "401", "403", "404"},
-        ("get", DETAIL_PATH): {"200", "401", "403", "404"},
-        ("patch", DETAIL_PATH): {"200", "400", "401", "403", "404"},
-        ("delete", DETAIL_PATH): {"204", "401", "403", "404"},
+        # 304, 409, 412 and 422: the conditional and idempotency headers (issue 15).
+        ("post", LIST_PATH): {"201", "400", "401", "403", "404", "409", "422"},
+        ("get", DETAIL_PATH): {"200", "304", "401", "403", "404"},
+        ("patch", DETAIL_PATH): {"200", "400", "401", "403", "404", "412"},
+        ("delete", DETAIL_PATH): {"204", "401", "403", "404", "412"},
     }
     for (method, path), codes in expected.items():
         responses = operation(spec, method, path)["responses"]
         assert set(responses) == codes
-        for code in codes - {"200", "201", "204"}:
+        for code in codes - {"200", "201", "204", "304"}:
             assert responses[code]["description"]
             assert responses[code]["content"] == {
                 "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}

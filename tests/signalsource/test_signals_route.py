@@ -387,7 +387,8 @@ def test_todays_route_has_posthogs_operation_ids_and_scopes(spec):
         assert operation["operationId"] == operation_id
         assert operation["tags"] == ["signals_source_configs"]
         assert operation["security"] == [{"PersonalAPIKeyAuth": [scope]}]
-    assert set(spec["paths"][DETAIL_PATH]["put"]["responses"]) == {"200", "400", "401", "403", "404"}
+    # 412: If-Match (issue 15), as on PATCH and DELETE.
+    assert set(spec["paths"][DETAIL_PATH]["put"]["responses"]) == {"200", "400", "401", "403", "404", "412"}
 
 
 def test_both_routes_describe_the_full_catalog(spec):

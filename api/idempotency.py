@@ -1,0 +1,140 @@
+"""Safe retries of a create: the `Idempotency-Key` request header (the IETF httpapi draft, with
+Stripe's semantics).
+
+The first request with a key is processed and its status and body are stored (in the database, so
+every instance sees them: `IdempotencyRecord`), in the same transaction as what it created. A repeat
+with the same key and the same request within 24 hours gets them again with `Idempotent-Replayed:
+true`, and writes nothing. The same key with another request is a 422; a repeat while the first is
+still being processed is a 409. Errors the client can fix (4xx) are stored and replayed; 5xx and 429
+are not, so the client may retry those (a 429 never reaches the view anyway).
+
+A request without the header costs nothing here. One with it costs an INSERT (the claim, which the
+unique constraint makes atomic across instances) and an UPDATE (the stored response); a replay
+costs the INSERT that fails and a SELECT.
+"""
+
+import hashlib
+from datetime import timedelta
+
+import orjson
+from django.db import IntegrityError, transaction
+from django.http import QueryDict
+from django.utils import timezone
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+
+from .models import IdempotencyRecord
+
+HEADER = "Idempotency-Key"
+MAX_KEY_LENGTH = 255
+TTL = timedelta(hours=24)
+# A claim older than this whose request never finished belongs to a worker that died (gunicorn kills
+# a request after its 30 s timeout): a repeat may take it over.
+ABANDONED_AFTER = timedelta(seconds=120)
+# The stored response's headers that a replay sends again.
+REPLAYED_HEADERS = ("ETag",)
+
+
+class InvalidIdempotencyKey(exceptions.APIException):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable ASCII characters (a UUID is a good choice)."
+    default_code = "invalid_idempotency_key"
+    default_type = "invalid_request"
+
+
+class IdempotencyKeyReused(exceptions.APIException):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_detail = f"This {HEADER} was already used for a different request. Use a new key for a new request."
+    default_code = "idempotency_key_reused"
+    default_type = "invalid_request"
+
+
+class IdempotencyKeyInProgress(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = f"A request with this {HEADER} is still being processed. Retry after it has finished."
+    default_code = "idempotency_key_in_progress"
+    default_type = "invalid_request"
+
+
+def is_stored(status_code: int) -> bool:
+    return status_code < 500 and status_code != status.HTTP_429_TOO_MANY_REQUESTS
+
+
+def _idempotency_key(request) -> str | None:
+    key = request.headers.get(HEADER)
+    if key is None:
+        return None
+    if not 0 < len(key) <= MAX_KEY_LENGTH or not all(" " <= char <= "~" for char in key):
+        raise InvalidIdempotencyKey()
+    return key
+
+
+def _fingerprint(request) -> str:
+    """The request as the key's first use must match it: method, path and the parsed body (so JSON
+    whitespace, key order or a multipart boundary do not count; the values do)."""
+    data = request.data
+    if isinstance(data, QueryDict):
+        data = {key: data.getlist(key) for key in data}
+    body = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(b"%s %s\n%s" % (request.method.encode(), request.path.encode(), body)).hexdigest()
+
+
+def _claim(api_key, key: str, fingerprint: str) -> IdempotencyRecord | Response:
+    """The key's record, claimed for this request; or the stored response to replay. Raises 409/422."""
+    for _ in range(3):
+        now = timezone.now()
+        try:
+            with transaction.atomic():
+                return IdempotencyRecord.objects.create(
+                    api_key=api_key, key=key, fingerprint=fingerprint, created_at=now
+                )
+        except IntegrityError:
+            pass
+        existing = IdempotencyRecord.objects.filter(api_key=api_key, key=key).first()
+        if existing is None:
+            continue  # released (a 5xx) since our insert: claim it again
+        unfinished = existing.status_code is None
+        if existing.created_at < now - TTL or (unfinished and existing.created_at < now - ABANDONED_AFTER):
+            # Expired, or abandoned: replace exactly that row (a racing repeat may have done so first).
+            IdempotencyRecord.objects.filter(pk=existing.pk, created_at=existing.created_at).delete()
+            continue
+        if existing.fingerprint != fingerprint:
+            raise IdempotencyKeyReused()
+        if unfinished:
+            raise IdempotencyKeyInProgress()
+        headers = {**existing.response_headers, "Idempotent-Replayed": "true"}
+        return Response(existing.response_body, status=existing.status_code, headers=headers)
+    raise IdempotencyKeyInProgress()  # lost three races for this key in a row: let the client retry
+
+
+def _store(record: IdempotencyRecord, response) -> None:
+    headers = {name: response[name] for name in REPLAYED_HEADERS if response.has_header(name)}
+    IdempotencyRecord.objects.filter(pk=record.pk).update(
+        status_code=response.status_code, response_body=response.data, response_headers=headers
+    )
+
+
+# (A comment, not a docstring: drf-spectacular would publish a view's docstrings as descriptions.)
+# Makes a viewset's `create` honour `Idempotency-Key`. Put it before the mixin that defines
+# `create`; the key is scoped to the authenticated API key (`request.auth`).
+class IdempotentCreateMixin:
+    def create(self, request, *args, **kwargs):
+        key = _idempotency_key(request)
+        if key is None:
+            return super().create(request, *args, **kwargs)
+        claimed = _claim(request.auth, key, _fingerprint(request))
+        if isinstance(claimed, Response):
+            return claimed
+        try:
+            # The create and its stored response commit together: a stored 201 always has its config.
+            with transaction.atomic():
+                response = super().create(request, *args, **kwargs)
+                _store(claimed, response)
+            return response
+        except Exception as error:  # answered here so that a 400 can be stored; dispatch would answer the same
+            response = self.handle_exception(error)
+        if is_stored(response.status_code):
+            _store(claimed, response)
+        else:
+            IdempotencyRecord.objects.filter(pk=claimed.pk).delete()  # the client may retry
+        return response

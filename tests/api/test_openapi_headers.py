@@ -1,0 +1,77 @@
+"""The OpenAPI description documents the conditional-request and idempotency headers, their
+responses and the merge-patch media type (issue 15). Read from the committed description, which
+test_openapi.py checks is what the code generates."""
+
+import pytest
+import yaml
+
+from tests.helpers import OPENAPI_FILE, PUBLISHED_ROUTE, SIGNALS_ROUTE
+
+# Both config routes: the published one and today's PostHog route (which also takes PUT).
+ROUTES = pytest.mark.parametrize("route", [PUBLISHED_ROUTE, SIGNALS_ROUTE])
+
+
+def paths(route):
+    return f"/api/projects/{{project_id}}/{route}/", f"/api/projects/{{project_id}}/{route}/{{id}}/"
+
+
+@pytest.fixture(scope="module")
+def spec():
+    return yaml.safe_load(OPENAPI_FILE.read_text())
+
+
+def headers_in(operation):
+    return {p["name"] for p in operation.get("parameters", []) if p["in"] == "header"}
+
+
+@ROUTES
+@pytest.mark.parametrize(
+    ("on_item", "method", "request_header", "extra_codes", "etag_codes"),
+    [
+        (True, "get", "If-None-Match", {"304"}, {"200", "304"}),
+        (True, "patch", "If-Match", {"412"}, {"200"}),
+        (True, "put", "If-Match", {"412"}, {"200"}),
+        (True, "delete", "If-Match", {"412"}, set()),
+        (False, "post", "Idempotency-Key", {"409", "422"}, {"201"}),
+    ],
+)
+def test_each_operation_documents_its_headers_and_responses(
+    spec, route, on_item, method, request_header, extra_codes, etag_codes
+):
+    path = paths(route)[1 if on_item else 0]
+    if method not in spec["paths"][path]:
+        assert (route, method) == (PUBLISHED_ROUTE, "put")  # the published route has no PUT
+        return
+    operation = spec["paths"][path][method]
+    assert request_header in headers_in(operation)
+    assert extra_codes <= set(operation["responses"])
+    with_etag = {code for code, response in operation["responses"].items() if "ETag" in response.get("headers", {})}
+    assert with_etag == etag_codes
+    for code in extra_codes - {"304"}:
+        assert operation["responses"][code]["content"]["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/Error"
+        }
+
+
+@ROUTES
+def test_a_replayed_create_is_documented(spec, route):
+    responses = spec["paths"][paths(route)[0]]["post"]["responses"]
+    assert "Idempotent-Replayed" in responses["201"]["headers"]
+    assert "Idempotent-Replayed" in responses["400"]["headers"]
+
+
+@ROUTES
+def test_only_patch_takes_merge_patch(spec, route):
+    list_path, item_path = paths(route)
+    assert "application/merge-patch+json" in spec["paths"][item_path]["patch"]["requestBody"]["content"]
+    assert "merge-patch" in spec["paths"][item_path]["patch"]["description"]
+    assert "application/merge-patch+json" not in spec["paths"][list_path]["post"]["requestBody"]["content"]
+    if "put" in spec["paths"][item_path]:
+        assert "application/merge-patch+json" not in spec["paths"][item_path]["put"]["requestBody"]["content"]
+
+
+@ROUTES
+def test_reads_of_lists_and_activity_have_no_conditional_headers(spec, route):
+    list_path, item_path = paths(route)
+    for path in (list_path, f"{item_path}activity/"):
+        assert not headers_in(spec["paths"][path]["get"]) & {"If-None-Match", "If-Match", "Idempotency-Key"}

@@ -1,0 +1,221 @@
+"""`Idempotency-Key` on create (issue 15): a retried create is answered, not repeated. The
+concurrent duplicate against a live server is in test_races_live.py."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext, override_settings
+from django.utils import timezone
+
+from activity_log.models import ActivityLog
+from api.idempotency import ABANDONED_AFTER, TTL
+from api.models import IdempotencyRecord
+from signalsource import services
+from signalsource.models import SignalSourceConfig
+from tests.helpers import assert_error, key_client, make_config, make_key, make_project, run
+
+from .test_conditional_requests import ROUTES, list_url, written_state
+
+pytestmark = pytest.mark.django_db
+
+GITHUB = {"source_product": "github", "source_type": "issue", "config": {"steering": "s"}}
+KEY = "3f0e4c2a-8d1b-4a57-9c6e-1b2d3e4f5a6b"
+
+
+@pytest.fixture(params=ROUTES)
+def route(request):
+    return request.param
+
+
+def create(tenant, route, body=GITHUB, key=KEY, client=None, **extra):
+    return (client or tenant.client).post(
+        list_url(tenant, route), body, format="json", HTTP_IDEMPOTENCY_KEY=key, **extra
+    )
+
+
+def test_a_retried_create_gets_the_first_answer_again_and_writes_nothing(tenant, route):
+    first = create(tenant, route)
+    assert first.status_code == 201, first.json()
+    assert not first.has_header("Idempotent-Replayed")
+    state = written_state()
+
+    again = create(tenant, route)
+
+    assert again.status_code == 201
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    assert again["ETag"] == first["ETag"]
+    assert written_state() == state
+    assert SignalSourceConfig.objects.filter(project=tenant.project).count() == 1
+    (record,) = ActivityLog.objects.all()  # the first create's; the replay recorded nothing
+    assert (record.activity, record.item_id) == ("created", first.json()["id"])
+
+
+def test_the_same_body_in_another_spelling_is_the_same_request(tenant, route):
+    assert create(tenant, route).status_code == 201
+    respelled = '{ "config": {"steering": "s"},\n  "source_type": "issue", "source_product": "github" }'
+    again = tenant.client.generic(
+        "POST", list_url(tenant, route), respelled, content_type="application/json", HTTP_IDEMPOTENCY_KEY=KEY
+    )
+    assert again.status_code == 201
+    assert again["Idempotent-Replayed"] == "true"
+
+
+def test_the_same_key_with_another_body_is_a_422_and_writes_nothing(tenant, route):
+    assert create(tenant, route).status_code == 201
+    state = written_state()
+    other = {"source_product": "linear", "source_type": "issue"}
+    assert_error(create(tenant, route, other), 422, "invalid_request", "idempotency_key_reused")
+    assert written_state() == state
+
+
+def test_the_same_key_in_another_project_is_another_request(tenant):
+    assert create(tenant, ROUTES[0]).status_code == 201
+    # Same API key, same body, another project of the user: not a replay of the first.
+    project = make_project(tenant.organization)
+    response = tenant.client.post(
+        f"/api/projects/{project.id}/{ROUTES[0]}/", GITHUB, format="json", HTTP_IDEMPOTENCY_KEY=KEY
+    )
+    assert_error(response, 422, code="idempotency_key_reused")
+
+
+def test_keys_are_scoped_to_the_api_key(tenant, route):
+    assert create(tenant, route).status_code == 201
+    _, other_raw = make_key(tenant.user)
+    # Another key of the same user: its own key space, so this is a new create (a duplicate source).
+    response = create(tenant, route, client=key_client(other_raw))
+    assert_error(response, 400, attr="source_product")
+    assert not response.has_header("Idempotent-Replayed")
+
+
+def test_a_400_is_stored_and_replayed_even_after_its_cause_is_gone(tenant, route):
+    existing = make_config(tenant.project)
+    first = create(tenant, route)
+    assert_error(first, 400, attr="source_product")
+    existing.delete()
+
+    again = create(tenant, route)
+
+    assert again.status_code == 400
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    assert not SignalSourceConfig.objects.filter(project=tenant.project).exists()
+
+
+def test_a_5xx_is_not_stored_so_the_retry_runs(tenant, route, monkeypatch):
+    real_create = services.create_config
+
+    def failing_create(**kwargs):
+        raise RuntimeError("the processing failed")
+
+    monkeypatch.setattr(services, "create_config", failing_create)
+    assert_error(create(tenant, route), 500, "server_error")
+    assert not IdempotencyRecord.objects.exists()
+
+    monkeypatch.setattr(services, "create_config", real_create)
+    retried = create(tenant, route)
+    assert retried.status_code == 201
+    assert not retried.has_header("Idempotent-Replayed")
+
+
+def test_a_429_is_not_stored(tenant, route):
+    limits = {"RATE_LIMITS_ENABLED": True, "RATE_LIMIT_BURST": "1/minute", "RATE_LIMIT_SUSTAINED": "1000/hour"}
+    with override_settings(**limits):
+        tenant.client.get(list_url(tenant, route))
+        assert_error(create(tenant, route), 429)
+    assert not IdempotencyRecord.objects.exists()
+
+
+def test_a_repeat_while_the_first_is_in_flight_is_a_409(tenant, route):
+    # The first request's claim, as it stands while that request is being processed.
+    assert create(tenant, route, key="probe").status_code == 201
+    probe = IdempotencyRecord.objects.get(key="probe")
+    IdempotencyRecord.objects.filter(pk=probe.pk).update(status_code=None, response_body=None)
+    SignalSourceConfig.objects.all().delete()
+    state = written_state()
+
+    assert_error(create(tenant, route, key="probe"), 409, "invalid_request", "idempotency_key_in_progress")
+    assert written_state() == state
+
+
+def test_an_abandoned_claim_is_taken_over(tenant, route):
+    assert create(tenant, route, key="probe").status_code == 201
+    SignalSourceConfig.objects.all().delete()
+    long_ago = timezone.now() - ABANDONED_AFTER - timedelta(seconds=1)
+    IdempotencyRecord.objects.update(status_code=None, response_body=None, created_at=long_ago)
+
+    response = create(tenant, route, key="probe")
+    assert response.status_code == 201
+    assert not response.has_header("Idempotent-Replayed")
+
+
+def test_a_key_expires_after_24_hours(tenant, route):
+    first = create(tenant, route)
+    SignalSourceConfig.objects.all().delete()
+    IdempotencyRecord.objects.update(created_at=timezone.now() - TTL - timedelta(seconds=1))
+
+    again = create(tenant, route)
+    assert again.status_code == 201
+    assert not again.has_header("Idempotent-Replayed")
+    assert again.json()["id"] != first.json()["id"]
+    assert IdempotencyRecord.objects.count() == 1
+
+
+def test_prune_deletes_only_expired_records(tenant, route):
+    create(tenant, route, key="fresh")
+    create(tenant, route, key="old", body={"source_product": "linear", "source_type": "issue"})
+    IdempotencyRecord.objects.filter(key="old").update(created_at=timezone.now() - TTL - timedelta(minutes=1))
+    out, _ = run("prune_idempotency_keys")
+    assert "Deleted 1 " in out
+    assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["fresh"]
+
+
+@pytest.mark.parametrize("key", ["", "x" * 256, "caf\u00e9", "tab\there"])
+def test_an_invalid_key_is_a_400_and_writes_nothing(tenant, route, key):
+    state = written_state()
+    assert_error(create(tenant, route, key=key), 400, "invalid_request", "invalid_idempotency_key")
+    assert written_state() == state
+    assert not IdempotencyRecord.objects.exists()
+
+
+def test_a_255_character_key_is_accepted(tenant, route):
+    assert create(tenant, route, key="k" * 255).status_code == 201
+    assert create(tenant, route, key="k" * 255)["Idempotent-Replayed"] == "true"
+
+
+def test_no_raw_api_key_is_stored(tenant, route):
+    create(tenant, route)
+    record = IdempotencyRecord.objects.values().get()
+    assert record["api_key_id"] == tenant.api_key.pk
+    assert tenant.raw_key not in str(record)
+
+
+def test_without_the_header_nothing_is_stored(tenant, route):
+    assert tenant.client.post(list_url(tenant, route), GITHUB, format="json").status_code == 201
+    assert not IdempotencyRecord.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)  # real transactions, as in production: no test savepoints
+@override_settings(RATE_LIMITS_ENABLED=False)
+def test_what_the_header_costs(tenant, route):
+    """In real transactions a plain create is 6 statements (key, project, BEGIN, INSERT of the config
+    and of its activity record, COMMIT); a keyed one 12: the claim (BEGIN, INSERT, COMMIT), then the
+    create and the UPDATE that stores its response in one transaction (the service's own atomic block
+    becomes a savepoint in it). A replay is 6: the claim that fails (BEGIN, INSERT, ROLLBACK) and a
+    SELECT of the stored response; it writes no config and no activity record."""
+    tenant.client.get(list_url(tenant, route))  # records the key's first use
+
+    def count(call):
+        with CaptureQueriesContext(connection) as captured:
+            response = call()
+        return response, [q["sql"] for q in captured.captured_queries]
+
+    plain, plain_sql = count(lambda: tenant.client.post(list_url(tenant, route), GITHUB, format="json"))
+    assert plain.status_code == 201
+    SignalSourceConfig.objects.all().delete()
+    keyed, keyed_sql = count(lambda: create(tenant, route))
+    assert keyed.status_code == 201
+    replay, replay_sql = count(lambda: create(tenant, route))
+    assert replay["Idempotent-Replayed"] == "true"
+    assert (len(plain_sql), len(keyed_sql), len(replay_sql)) == (6, 12, 6), (keyed_sql, replay_sql)
