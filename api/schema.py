@@ -8,6 +8,8 @@ Resource-specific pieces live beside what they describe: the key scheme in `auth
 the `config` and `status` fields in `signalsource/schema.py`. `make openapi` writes `openapi.yaml`.
 """
 
+import json
+
 from drf_spectacular import openapi
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.plumbing import is_serializer
@@ -174,8 +176,9 @@ class AutoSchema(openapi.AutoSchema):
         example = getattr(serializer, "schema_request_example", None) if is_serializer(serializer) else None
         if example is None:
             return serializer
-        name = "Change" if getattr(serializer, "partial", False) else "Create"
-        return OpenApiRequest(serializer, examples=[OpenApiExample(name, value=example(), request_only=True)])
+        partial = self.method == "PATCH"  # drf-spectacular marks the serializer partial only later
+        name = "Change" if partial else "Create"
+        return OpenApiRequest(serializer, examples=[OpenApiExample(name, value=example(partial), request_only=True)])
 
     def get_response_serializers(self):
         serializer = super().get_response_serializers()
@@ -193,8 +196,9 @@ class SerializerConventionsExtension(OpenApiSerializerExtension):
 
     - a response names every field required: a serializer always writes every field it has (null
       where there is no value), so a client need not test for absent ones;
-    - a partial update (PATCH) applies no defaults: a field left out keeps its value, and a
-      documented default would make generated clients send it, and so overwrite that value;
+    - a request body documents no `default` (a create's is said in words): generators make such a
+      field required, and in a partial update (PATCH), where a field left out keeps its value, a
+      client sending the default would overwrite that value;
     - a partial update's body leaves out the serializer's `Meta.create_only_fields` (fixed once the
       object exists).
     """
@@ -208,9 +212,15 @@ class SerializerConventionsExtension(OpenApiSerializerExtension):
         properties = schema.get("properties", {})
         if direction == "response":
             schema["required"] = list(properties)
-        elif getattr(self.target, "partial", False):
-            for name in getattr(getattr(self.target, "Meta", None), "create_only_fields", ()):
-                properties.pop(name, None)
+        else:
+            if getattr(self.target, "partial", False):
+                for name in getattr(getattr(self.target, "Meta", None), "create_only_fields", ()):
+                    properties.pop(name, None)
             for field_schema in properties.values():
-                field_schema.pop("default", None)
+                default = field_schema.pop("default", None)
+                if default is not None and not getattr(self.target, "partial", False):
+                    # In words: generators make a field with a `default` required in the body
+                    # (openapi-typescript's defaultNonNullable), which it is not.
+                    said = json.dumps(default)
+                    field_schema["description"] = f"{field_schema.get('description', '')} Default: `{said}`.".strip()
         return schema

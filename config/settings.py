@@ -205,6 +205,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
+        "signalsource.schema.inline_status_enum",
         "signalsource.schema.add_source_config_components",
     ],
     "SERVE_INCLUDE_SCHEMA": False,

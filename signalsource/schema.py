@@ -77,6 +77,24 @@ def add_source_config_components(result, generator, request, public):
     return result
 
 
+def inline_status_enum(result, generator, request, public):
+    """drf-spectacular postprocessing hook: `status` as one nullable string enum, in place.
+
+    drf-spectacular's enum hook turns it into `oneOf: [StatusEnum, NullEnum]` beside `nullable` with
+    no `type`, which OpenAPI 3.0 linters refuse (Redocly's nullable-type-sibling)."""
+    schemas = result.get("components", {}).get("schemas", {})
+    for schema in schemas.values():
+        status = schema.get("properties", {}).get("status")
+        if status is not None and "oneOf" in status and schema.get("properties", {}).get("id"):
+            extra = {name: status[name] for name in ("readOnly",) if name in status}
+            schema["properties"]["status"] = {**STATUS_SCHEMA, **extra}
+    referenced = str(result)
+    for name in ("StatusEnum", "NullEnum"):
+        if f"#/components/schemas/{name}'" not in referenced:
+            schemas.pop(name, None)
+    return result
+
+
 def example_value(schema: dict):
     """A value that satisfies a catalog rule's schema (the rules' schemas are simple)."""
     if "example" in schema:

@@ -50,9 +50,9 @@ class SignalSourceConfigSerializer(serializers.ModelSerializer):
         # still accepts the config's own values there, as PostHog's does).
         create_only_fields = SignalSourceConfig.SOURCE_FIELDS
 
-    def schema_request_example(self) -> dict:
+    def schema_request_example(self, partial: bool) -> dict:
         """The OpenAPI description's request example (`api/schema.py`)."""
-        return partial_update_example() if self.partial else create_example()
+        return partial_update_example() if partial else create_example()
 
     def get_fields(self):
         # ModelSerializer rebuilds its fields from the model for every serializer (a fifth of a
