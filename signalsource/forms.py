@@ -31,6 +31,19 @@ def config_keys_help(product: str | None = None, source_type: str | None = None)
     return f"A JSON object. Known keys per source: {per_source}. Other keys are kept as sent."
 
 
+# The services' messages name the API's fields; the admin's form has one "Source" field instead.
+ADMIN_MESSAGES = {"unique": "This project already has a config for this source."}
+
+
+def admin_messages(error: ValidationError) -> list[str]:
+    """A service error's messages, in the admin's words where they differ."""
+    if hasattr(error, "error_dict"):
+        items = [item for items in error.error_dict.values() for item in items]
+    else:
+        items = error.error_list
+    return [ADMIN_MESSAGES.get(item.code) or " ".join(item.messages) for item in items]
+
+
 class FormattedJSONField(forms.JSONField):
     """JSON shown indented for people to read and edit. An empty box means `{}`."""
 
@@ -62,7 +75,8 @@ class SignalSourceConfigAdminForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if "config" in self.fields:
-            if self.instance.pk:
+            # Not `pk`: the UUIDv7 default fills it in before the config is saved.
+            if not self.instance._state.adding:
                 help_text = config_keys_help(self.instance.source_product, self.instance.source_type)
             else:
                 help_text = config_keys_help()
@@ -103,7 +117,8 @@ class SignalSourceConfigAdminForm(forms.ModelForm):
         return cleaned_data
 
     def add_service_error(self, error: ValidationError) -> None:
-        """Shows a service's error on the form field it is about (the source is one field here)."""
+        """Shows a service's error on the form field it is about (the source is one field here), in
+        the admin's words where the service's speak the API's field names."""
         for field, errors in error.error_dict.items():
             form_field = "source" if field in SignalSourceConfig.SOURCE_FIELDS else field
-            self.add_error(form_field if form_field in self.fields else None, errors)
+            self.add_error(form_field if form_field in self.fields else None, admin_messages(ValidationError(errors)))
