@@ -48,6 +48,19 @@ def test_seed_demo_never_touches_a_database_that_has_users():
 
 
 @pytest.mark.django_db
+def test_seed_demo_on_a_database_with_users_says_how_to_get_a_key():
+    make_user("someone@example.com")
+
+    stdout, _ = run("seed_demo")
+
+    command = "manage.py create_api_key <email> --scopes task:read,task:write"
+    assert command in stdout
+    # The command it gives works as given.
+    key_out, _ = run("create_api_key", "someone@example.com", "--scopes", "task:read,task:write")
+    assert key_out.strip().startswith("phx_")
+
+
+@pytest.mark.django_db
 def test_seed_demo_runs_once():
     run("seed_demo")
     again, _ = run("seed_demo")

@@ -15,7 +15,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, base_url, **options):
         if get_user_model().objects.exists():
-            self.stdout.write("The database already has users; no demo data created.")
+            self.stdout.write(
+                "The database already has users; no demo data created. To get an API key (shown once):\n\n"
+                "  .venv/bin/python manage.py create_api_key <email> --scopes task:read,task:write\n\n"
+                "(a new user and project: .venv/bin/python manage.py create_project 'My project' --member <email>)"
+            )
             return
         project = create_project("Demo project", DEMO_EMAIL, "Demo organization")
         user = get_user_model().objects.get(email=DEMO_EMAIL)
