@@ -10,6 +10,7 @@ the `config` and `status` fields in `signalsource/schema.py`. `make openapi` wri
 
 import json
 
+from django_filters.utils import translate_validation
 from drf_spectacular import openapi
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.plumbing import is_serializer
@@ -18,6 +19,8 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiReque
 from rest_framework import serializers
 
 from auth_keys.scopes import required_scope
+
+from .exceptions import exception_handler
 
 PROJECT_ID_DESCRIPTION = (
     "Project ID of the project you're trying to access. An operator finds it in the admin's project "
@@ -94,12 +97,6 @@ ERROR_RESPONSES = {
         ("server_error", "service_unavailable", "The database is unavailable. Try again shortly.", None),
     ),
 }
-# A list's 400 is about a filter.
-LIST_BAD_REQUEST = (
-    "Invalid filter value.",
-    ("validation_error", "invalid_choice", "Select a valid choice. maybe is not one of the available choices.",
-     "enabled"),
-)  # fmt: skip
 EXAMPLE_REQUEST_ID = "5f0c6f1e-6c1b-4a5e-9a57-1d2f3b4c5d6e"
 EVERY_ACTIONS_ERRORS = ("401", "403", "404", "429", "500", "503")
 BODY_ERRORS = ("400", "413", "415")
@@ -110,6 +107,7 @@ ACTION_ERRORS = {
     "update": (*BODY_ERRORS, *EVERY_ACTIONS_ERRORS),
     "partial_update": (*BODY_ERRORS, *EVERY_ACTIONS_ERRORS),
     "destroy": EVERY_ACTIONS_ERRORS,
+    "activity": EVERY_ACTIONS_ERRORS,  # one object's activity log (a bad `limit` or `page` falls back)
 }
 SUMMARIES = {
     "list": "List {plural}",
@@ -121,8 +119,29 @@ SUMMARIES = {
 }
 
 
+BAD_FILTER_VALUE = "maybe"
+
+
+def list_bad_request(view) -> tuple | None:
+    """A list's 400, which is about a filter: the first of the view's filters that refuses a made-up
+    value, with the code and message that filter answers (so the example cannot drift from it).
+    None when no filter refuses anything."""
+    filterset_class = getattr(view, "filterset_class", None)
+    if filterset_class is None:
+        return None
+    for name in filterset_class.base_filters:
+        filterset = filterset_class(data={name: BAD_FILTER_VALUE}, queryset=view.queryset.none())
+        if not filterset.is_valid():
+            # As django-filter's backend raises it, answered by the service's exception handler.
+            body = exception_handler(translate_validation(filterset.errors), {}).data
+            return "A filter has an invalid value. Nothing is listed.", (
+                body["type"], body["code"], body["detail"], body["attr"]
+            )  # fmt: skip
+    return None
+
+
 def error_response(code: str, view) -> OpenApiResponse:
-    documented = LIST_BAD_REQUEST if (view.action, code) == ("list", "400") else ERROR_RESPONSES[code]
+    documented = list_bad_request(view) if (view.action, code) == ("list", "400") else ERROR_RESPONSES[code]
     description, (type_, error_code, detail, attr) = documented
     if code == "403" and (scope := required_scope(view)):
         detail = f"API key missing required scope '{scope}'"
@@ -176,14 +195,15 @@ class AutoSchema(openapi.AutoSchema):
         example = getattr(serializer, "schema_request_example", None) if is_serializer(serializer) else None
         if example is None:
             return serializer
-        partial = self.method == "PATCH"  # drf-spectacular marks the serializer partial only later
-        name = "Change" if partial else "Create"
-        return OpenApiRequest(serializer, examples=[OpenApiExample(name, value=example(partial), request_only=True)])
+        # By method: drf-spectacular marks a PATCH's serializer partial only later.
+        return OpenApiRequest(serializer, examples=[example(self.method)])
 
     def get_response_serializers(self):
         serializer = super().get_response_serializers()
         action = getattr(self.view, "action", None)
         errors = ACTION_ERRORS.get(action, ())
+        if action == "list" and list_bad_request(self.view) is None:
+            errors = tuple(code for code in errors if code != "400")
         if not errors or not is_serializer(serializer):
             return serializer
         success_code = {"DELETE": "204", "POST": "201"}.get(self.method, "200")
@@ -224,3 +244,35 @@ class SerializerConventionsExtension(OpenApiSerializerExtension):
                     said = json.dumps(default)
                     field_schema["description"] = f"{field_schema.get('description', '')} Default: `{said}`.".strip()
         return schema
+
+
+def nullable_with_a_type(result, generator, request, public):
+    """drf-spectacular postprocessing hook: every `nullable` schema has a `type`, as OpenAPI 3.0
+    linters require (Redocly's nullable-type-sibling).
+
+    drf-spectacular writes a nullable nested serializer as `allOf: [$ref]` plus `nullable`, and a
+    nullable JSON field as `nullable` alone. The first gets the type of what it refers to
+    (`object`); the second, any JSON value, already includes null, so it loses `nullable`.
+    """
+    schemas = result.get("components", {}).get("schemas", {})
+
+    def visit(node):
+        if isinstance(node, list):
+            for item in node:
+                visit(item)
+        if not isinstance(node, dict):
+            return
+        if node.get("nullable") and "type" not in node:
+            refs = [part.get("$ref", "") for part in node.get("allOf", ())]
+            if refs and all(ref.startswith("#/components/schemas/") for ref in refs):
+                types = {schemas.get(ref.rsplit("/", 1)[1], {}).get("type") for ref in refs}
+                if len(types) == 1 and None not in types:
+                    node["type"] = types.pop()
+            elif not any(name in node for name in ("allOf", "anyOf", "oneOf", "enum", "$ref")):
+                del node["nullable"]
+        for value in node.values():
+            visit(value)
+
+    visit(schemas)
+    visit(result.get("paths", {}))
+    return result

@@ -3,7 +3,7 @@
 from django.core.exceptions import ImproperlyConfigured
 
 # Scope objects, as `<object>:read` / `<object>:write`. Add an object here to make its scopes valid.
-SCOPE_OBJECTS = ("task",)
+SCOPE_OBJECTS = ("task", "activity_log")
 ALL_SCOPES = "*"
 VALID_SCOPES = frozenset({ALL_SCOPES} | {f"{obj}:{level}" for obj in SCOPE_OBJECTS for level in ("read", "write")})
 
@@ -12,8 +12,11 @@ ACTION_ACCESS = {
     "list": "read",
     "retrieve": "read",
     "create": "write",
+    "update": "write",
     "partial_update": "write",
     "destroy": "write",
+    # One object's activity log (e.g. `.../signal_source_configs/{id}/activity/`): a read of the object.
+    "activity": "read",
 }
 
 

@@ -2,11 +2,13 @@
 // `hey/` is generated next to this file from the served description; nothing is edited.
 import { client } from "./hey/client.gen";
 import {
+  signalSourceConfigsActivity,
   signalSourceConfigsCreate,
   signalSourceConfigsDestroy,
   signalSourceConfigsList,
   signalSourceConfigsPartialUpdate,
   signalSourceConfigsRetrieve,
+  signalsSourceConfigsUpdate,
 } from "./hey/sdk.gen";
 import type { Error as ErrorBody, SignalSourceConfig } from "./hey/types.gen";
 
@@ -73,6 +75,19 @@ async function main(): Promise<void> {
     page = await signalSourceConfigsList({ path: project, query });
   }
   check(pages === 2 && seen.size === 3, "paged through every config once", { pages, seen: [...seen] });
+
+  // Today's route (PUT) on the same rows, then the config's activity log on the published route.
+  const [first] = [...seen];
+  const own = await signalSourceConfigsRetrieve({ path: { ...project, id: first } });
+  check(own.data !== undefined, "retrieve for put", own.error);
+  const put = await signalsSourceConfigsUpdate({
+    path: { ...project, id: first },
+    body: { source_product: own.data.source_product, source_type: own.data.source_type, enabled: false, config: {} },
+  });
+  check(put.data !== undefined && put.data.id === first && put.data.enabled === false, "put", put.error);
+  const history = await signalSourceConfigsActivity({ path: { ...project, id: first } });
+  check(history.data !== undefined && history.data.total_count === 2, "activity", history.error);
+  check(history.data.results[0].activity === "updated" && history.data.results[0].user !== null, "activity record", history.data);
   console.log("hey-api round trip: ok");
 }
 

@@ -15,6 +15,8 @@ function check(condition: boolean, message: string, value?: unknown): asserts co
 
 const LIST = "/api/projects/{project_id}/signal_source_configs/";
 const DETAIL = "/api/projects/{project_id}/signal_source_configs/{id}/";
+const ACTIVITY = "/api/projects/{project_id}/signal_source_configs/{id}/activity/";
+const SIGNALS_DETAIL = "/api/projects/{project_id}/signals/source_configs/{id}/";
 
 async function main(): Promise<void> {
   const client = createClient<paths>({ baseUrl: BASE_URL, headers: { Authorization: `Bearer ${API_KEY}` } });
@@ -72,6 +74,19 @@ async function main(): Promise<void> {
     page = await client.GET(LIST, { params: { path: project, query } });
   }
   check(pages === 2 && seen.size === 3, "paged through every config once", { pages, seen: [...seen] });
+
+  // Today's route (PUT) on the same rows, then the config's activity log on the published route.
+  const [first] = [...seen];
+  const own = await client.GET(DETAIL, { params: { path: { ...project, id: first } } });
+  check(own.data !== undefined, "retrieve for put", own.error);
+  const put = await client.PUT(SIGNALS_DETAIL, {
+    params: { path: { ...project, id: first } },
+    body: { source_product: own.data.source_product, source_type: own.data.source_type, enabled: false, config: {} },
+  });
+  check(put.data !== undefined && put.data.id === first && put.data.enabled === false, "put", put.error);
+  const history = await client.GET(ACTIVITY, { params: { path: { ...project, id: first } } });
+  check(history.data !== undefined && history.data.total_count === 2, "activity", history.error);
+  check(history.data.results[0].activity === "updated" && history.data.results[0].user !== null, "activity record", history.data);
   console.log("openapi-fetch round trip: ok");
 }
 

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "projects",
     "auth_keys",
     "api",
+    "activity_log",
     "signalsource",
 ]
 
@@ -186,10 +187,15 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Signal source configs API",
     "DESCRIPTION": "PostHog-compatible signal source configs, authenticated by personal API keys "
     "(`Authorization: Bearer phx_...`).\n\n"
+    "Two routes serve the same configs with the same rules: `signal_source_configs/`, the endpoint as "
+    "PostHog first published it, and `signals/source_configs/`, as PostHog serves it today (with PUT; "
+    "a retired `source_type` refused in writes; a new config gets its source's default keys). Every "
+    "change is recorded in the project's activity log (`activity_log/`, and each config's "
+    "`.../{id}/activity/` on either route).\n\n"
     "Bodies are described as JSON; the server also reads `application/x-www-form-urlencoded` and "
     "`multipart/form-data` bodies with the same fields (`config` as a JSON-encoded string), as PostHog's "
     "does. A PATCH body may repeat a config's own `source_product` and `source_type` (any other value is "
-    "a 400): they are fixed once the config exists, so its description leaves them out.\n\n"
+    "a 400): they are fixed once the config exists, so its description leaves them out (a PUT sends them).\n\n"
     "Every error is JSON in PostHog's flat format `{type, code, detail, attr}`; 5xx errors add "
     "`request_id`. An error about a config's content has `attr` `config` and a `detail` that names "
     "the key at fault. A method a route does not take is a 405 with an `Allow` header: "
@@ -207,6 +213,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "signalsource.schema.inline_status_enum",
         "signalsource.schema.add_source_config_components",
+        "api.schema.nullable_with_a_type",
     ],
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",

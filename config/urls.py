@@ -20,6 +20,7 @@ urlpatterns = [
         name="redoc",
     ),
     path("", include("signalsource.urls")),
+    path("", include("activity_log.urls")),
 ]
 
 handler400 = "api.exceptions.bad_request"

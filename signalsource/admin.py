@@ -8,9 +8,12 @@ from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
 from django.utils.html import format_html
 
+from activity_log import selectors as activity_selectors
+from activity_log.admin import activity_log_changelist_url
+from activity_log.services import Actor
 from api.admin_display import time_with_zone
 
-from . import catalog, services
+from . import activity, catalog, services
 from .forms import SignalSourceConfigAdminForm, admin_messages
 from .models import ProcessingStatus, SignalSourceConfig
 
@@ -100,6 +103,7 @@ class SignalSourceConfigAdmin(admin.ModelAdmin):
                 source_type=source_type,
                 enabled=data["enabled"],
                 config=data["config"],
+                actor=Actor.admin(request),
             )
             # The admin goes on with `obj` (history entry, redirect): make it the saved config.
             obj.pk = created.pk
@@ -107,10 +111,35 @@ class SignalSourceConfigAdmin(admin.ModelAdmin):
             obj._state.adding = False
             return
         changes = {name: data[name] for name in ("enabled", "config") if name in form.changed_data}
+        if not changes and "status" not in form.changed_data:
+            return
+        # The form has already put its values on `obj`; the services compare with the stored ones.
+        stored = SignalSourceConfig.objects.get(pk=obj.pk)
         if changes:
-            services.update_config(obj, **changes)
+            services.update_config(stored, actor=Actor.admin(request), **changes)
         if "status" in form.changed_data:
-            services.set_status(obj, data["status"] or None)
+            services.set_status(stored, data["status"] or None, actor=Actor.admin(request))
+        obj.updated_at = stored.updated_at
+
+    # The history page shows the activity log's records of the config (every writer's, with what
+    # changed), above Django's own admin entries.
+    object_history_template = "admin/signalsource/signalsourceconfig/object_history.html"
+    HISTORY_RECORDS = 100
+
+    def history_view(self, request, object_id, extra_context=None):
+        config = self.get_object(request, object_id)
+        records = []
+        if config is not None:  # else Django's own view answers (a redirect with a message)
+            history = activity_selectors.item_records(
+                project_id=config.project_id, scope=activity.SCOPE, item_id=config.pk
+            )
+            records = list(history[: self.HISTORY_RECORDS])
+        context = {
+            "activity_records": records,
+            "activity_records_limit": self.HISTORY_RECORDS,
+            "activity_log_url": activity_log_changelist_url(item_id=object_id),
+        }
+        return super().history_view(request, object_id, extra_context={**(extra_context or {}), **context})
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:
@@ -121,11 +150,11 @@ class SignalSourceConfigAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(request.get_full_path())
 
     def delete_model(self, request, obj):
-        services.delete_config(obj)
+        services.delete_config(obj, actor=Actor.admin(request))
 
     def delete_queryset(self, request, queryset):
         for config in queryset:
-            services.delete_config(config)
+            services.delete_config(config, actor=Actor.admin(request))
 
     @admin.action(description="Enable selected signal source configs", permissions=["change"])
     def enable(self, request, queryset):
@@ -139,7 +168,7 @@ class SignalSourceConfigAdmin(admin.ModelAdmin):
         # Only configs that change, so `updated_at` moves only where something happened.
         configs = list(queryset.filter(enabled=not enabled))
         for config in configs:
-            services.update_config(config, enabled=enabled)
+            services.update_config(config, enabled=enabled, actor=Actor.admin(request))
         verb = "Enabled" if enabled else "Disabled"
         self.message_user(request, f"{verb} {len(configs)} signal source config(s).", messages.SUCCESS)
 

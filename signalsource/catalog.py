@@ -34,6 +34,9 @@ class Source:
     label: str
     status_from: str  # what reports this source's processing status
     config_rules: tuple[ConfigRule, ...] = field(default=())
+    # Keys a new config gets when the client leaves them out, on the route that asks for them
+    # (today's PostHog route; the published route stores `config` as sent).
+    new_config_defaults: dict[str, Any] = field(default_factory=dict)
 
 
 # --- Config rules (PostHog's messages) ----------------------------------------------------------
@@ -99,7 +102,7 @@ SAMPLE_RATE = ConfigRule(
 )
 LINEAR_TEAM_IDS = ConfigRule(
     "linear_team_ids",
-    "Linear team ids whose issues are read (trimmed when stored).",
+    "Linear team ids whose issues are read (trimmed when stored); `[]` means every team.",
     {
         "type": "array",
         "maxItems": LINEAR_TEAM_IDS_MAX_ITEMS,
@@ -108,6 +111,8 @@ LINEAR_TEAM_IDS = ConfigRule(
     _linear_team_ids,
 )
 COMMON_CONFIG_RULES = (
+    # PostHog today checks linear_team_ids whatever the source, not only for linear.
+    LINEAR_TEAM_IDS,
     ConfigRule(
         "steering",
         "Free-text guidance for how signals from this source are judged.",
@@ -123,37 +128,194 @@ COMMON_CONFIG_RULES = (
 )
 
 # --- The sources ---------------------------------------------------------------------------------
+#
+# Every pair PostHog's source says a product emits (PostHog itself accepts any product with any type;
+# we accept only these, as the contract says). Where each comes from, in PostHog/posthog
+# `products/signals/backend/`:
+#   W = a data-warehouse emitter in `emission/registry.py` (and `emission/tests/test_tier1_registry.py`)
+#   C = a signal contract variant in `contracts.py`, emitted directly by the product
+#   P = the endpoint as first published (the seed page and our contract)
+# `evaluation` (P) is retired: PostHog's choices no longer take it, so the new route refuses it
+# (`RETIRED_TYPES`); the published route keeps it, as the contract documents it.
+
+STATUS_WAREHOUSE = "warehouse sync"
+STATUS_EMITTER = "product that emits the signals"
+
+
+def _warehouse(product: str, source_type: str, table: str, rules: tuple[ConfigRule, ...] = ()) -> Source:
+    return Source(
+        product,
+        source_type,
+        f"{PRODUCT_LABELS[product]}: {table}",
+        status_from=STATUS_WAREHOUSE,
+        config_rules=rules,
+    )
+
+
+def _direct(product: str, source_type: str, rules: tuple[ConfigRule, ...] = ()) -> Source:
+    return Source(
+        product,
+        source_type,
+        f"{PRODUCT_LABELS[product]}: {TYPE_LABELS[source_type].lower()}",
+        status_from=STATUS_EMITTER,
+        config_rules=rules,
+    )
+
+
+# Enum values and labels in the order PostHog publishes them (`enums.py`, `models.py`).
+PRODUCT_LABELS = {
+    "session_replay": "Session replay",
+    "llm_analytics": "LLM analytics",
+    "github": "GitHub",
+    "linear": "Linear",
+    "jira": "Jira",
+    "zendesk": "Zendesk",
+    "conversations": "Conversations",
+    "error_tracking": "Error tracking",
+    "pganalyze": "pganalyze",
+    "signals_scout": "Signals scout",
+    "signals_check": "Report check",  # accepted by PostHog, but no config type is its (see below)
+    "logs": "Logs",
+    "health_checks": "Health checks",
+    "endpoints": "Endpoints",
+    "replay_vision": "Replay Vision",
+    "analytics": "Product analytics",
+    "freshdesk": "Freshdesk",
+    "freshservice": "Freshservice",
+    "front": "Front",
+    "gorgias": "Gorgias",
+    "kustomer": "Kustomer",
+    "dixa": "Dixa",
+    "plain": "Plain",
+    "gitlab": "GitLab",
+    "gitea": "Gitea",
+    "shortcut": "Shortcut",
+    "sentry": "Sentry",
+    "rollbar": "Rollbar",
+    "bugsnag": "Bugsnag",
+    "honeybadger": "Honeybadger",
+    "raygun": "Raygun",
+    "datadog": "Datadog",
+    "snyk": "Snyk",
+    "sonarqube": "SonarQube",
+    "semgrep": "Semgrep",
+    "rapid7_insightvm": "Rapid7 InsightVM",
+    "featurebase": "Featurebase",
+    "frill": "Frill",
+    "aha": "Aha",
+    "uservoice": "UserVoice",
+    "productboard": "Productboard",
+    "canny": "Canny",
+    "asknicely": "AskNicely",
+    "retently": "Retently",
+    "appfigures": "Appfigures",
+    "appfollow": "AppFollow",
+    "judgeme_reviews": "Judge.me",
+    "intercom": "Intercom",
+    "hubspot": "HubSpot",
+    "engineering_analytics": "Engineering analytics",
+    "google_search_console": "Google Search Console",
+}
+TYPE_LABELS = {
+    "session_analysis_cluster": "Session analysis cluster",
+    "evaluation": "Evaluation",  # the published type, retired by PostHog since (RETIRED_TYPES)
+    "evaluation_report": "Evaluation report",
+    "issue": "Issue",
+    "ticket": "Ticket",
+    "issue_created": "Issue created",
+    "issue_reopened": "Issue reopened",
+    "issue_spiking": "Issue spiking",
+    "cross_source_issue": "Cross source issue",
+    "alert_state_change": "Alert state change",
+    "health_issue": "Health issue",
+    "endpoint_execution_failed": "Endpoint execution failed",
+    "endpoint_breakdown_limit_exceeded": "Endpoint breakdown limit exceeded",
+    "scanner_finding": "Scanner finding",
+    "anomaly_investigation": "Anomaly investigation",
+    "feedback": "Feedback",
+    "review": "Review",
+    "ci_flaky_check": "CI flaky check",
+    "ci_broken_default_branch": "CI broken default branch",
+    "ci_duration_regression": "CI duration regression",
+    "search_opportunity": "Search opportunity",
+}
+# Types PostHog no longer accepts for a config (on any write that carries `source_type`). Rows that
+# have one stay readable, and the published route still takes them.
+RETIRED_TYPES = frozenset({"evaluation"})
+
+PRODUCT_CHOICES = list(PRODUCT_LABELS.items())
+TYPE_CHOICES = list(TYPE_LABELS.items())
 
 SOURCES: tuple[Source, ...] = (
+    # The five published pairs first, in the contract's order (P; all five are also W or C today).
     Source(
         "session_replay",
         "session_analysis_cluster",
         "Session replay: session analysis clusters",
         status_from="session analysis workflow run",
         config_rules=(RECORDING_FILTERS, SAMPLE_RATE),
+        # C: PostHog's serializer fills this in when it creates the config (new route only here).
+        new_config_defaults={"sample_rate": 0.1},
     ),
-    Source("llm_analytics", "evaluation", "LLM analytics: evaluations", status_from="evaluation workflow run"),
-    Source("github", "issue", "GitHub: issues", status_from="warehouse sync"),
-    Source("linear", "issue", "Linear: issues", status_from="warehouse sync", config_rules=(LINEAR_TEAM_IDS,)),
-    Source("zendesk", "ticket", "Zendesk: tickets", status_from="warehouse sync"),
+    Source("llm_analytics", "evaluation", "LLM analytics: evaluations", status_from="evaluation workflow run"),  # P
+    Source("github", "issue", "GitHub: issues", status_from=STATUS_WAREHOUSE),  # W github_issues
+    Source("linear", "issue", "Linear: issues", status_from=STATUS_WAREHOUSE),  # W linear_issues
+    Source("zendesk", "ticket", "Zendesk: tickets", status_from=STATUS_WAREHOUSE),  # W zendesk_tickets
+    # C: emitted by PostHog's own products.
+    _direct("llm_analytics", "evaluation_report"),  # LlmEvaluationReportSignalInput
+    _direct("error_tracking", "issue_created"),  # ErrorTrackingSignalInput (all three)
+    _direct("error_tracking", "issue_reopened"),
+    _direct("error_tracking", "issue_spiking"),
+    _direct("endpoints", "endpoint_execution_failed"),
+    _direct("endpoints", "endpoint_breakdown_limit_exceeded"),
+    _direct("signals_scout", "cross_source_issue"),  # on by default in PostHog; a row opts out
+    _direct("logs", "alert_state_change"),
+    _direct("analytics", "anomaly_investigation"),
+    _direct("health_checks", "health_issue"),
+    _direct("replay_vision", "scanner_finding"),  # needs no row in PostHog (always on); a row is harmless
+    _direct("engineering_analytics", "ci_flaky_check"),
+    _direct("engineering_analytics", "ci_broken_default_branch"),
+    _direct("engineering_analytics", "ci_duration_regression"),
+    # W: data-warehouse emitters (the table each reads).
+    _warehouse("jira", "issue", "issues"),
+    _warehouse("pganalyze", "issue", "issues"),
+    _warehouse("conversations", "ticket", "tickets"),
+    _warehouse("freshdesk", "ticket", "tickets"),
+    _warehouse("freshservice", "ticket", "tickets"),
+    _warehouse("front", "ticket", "conversations"),
+    _warehouse("gorgias", "ticket", "tickets"),
+    _warehouse("kustomer", "ticket", "conversations"),
+    _warehouse("dixa", "ticket", "conversations"),
+    _warehouse("plain", "ticket", "threads"),
+    _warehouse("intercom", "ticket", "conversations"),
+    _warehouse("hubspot", "ticket", "tickets"),
+    _warehouse("gitlab", "issue", "issues"),
+    _warehouse("gitea", "issue", "issues"),
+    _warehouse("shortcut", "issue", "stories"),
+    _warehouse("sentry", "issue", "issues"),
+    _warehouse("rollbar", "issue", "items"),
+    _warehouse("bugsnag", "issue", "errors"),
+    _warehouse("honeybadger", "issue", "faults"),
+    _warehouse("raygun", "issue", "error groups"),
+    _warehouse("datadog", "issue", "error issues, spans, logs and incidents"),
+    _warehouse("snyk", "scanner_finding", "issues"),
+    _warehouse("sonarqube", "scanner_finding", "issues"),
+    _warehouse("semgrep", "scanner_finding", "SAST findings"),
+    _warehouse("rapid7_insightvm", "scanner_finding", "vulnerabilities"),
+    _warehouse("featurebase", "feedback", "posts"),
+    _warehouse("frill", "feedback", "ideas"),
+    _warehouse("aha", "feedback", "ideas"),
+    _warehouse("uservoice", "feedback", "suggestions"),
+    _warehouse("productboard", "feedback", "notes"),
+    _warehouse("canny", "feedback", "posts"),
+    _warehouse("asknicely", "feedback", "responses"),
+    _warehouse("retently", "feedback", "feedback"),
+    _warehouse("appfigures", "review", "reviews"),
+    _warehouse("appfollow", "review", "reviews"),
+    _warehouse("judgeme_reviews", "review", "reviews"),
+    _warehouse("google_search_console", "search_opportunity", "search opportunities"),
+    # Not a pair: signals_check emits `check_failed`, a type PostHog takes for no config.
 )
-
-# Enum values in the order PostHog publishes them.
-PRODUCT_LABELS = {
-    "session_replay": "Session replay",
-    "llm_analytics": "LLM analytics",
-    "github": "GitHub",
-    "linear": "Linear",
-    "zendesk": "Zendesk",
-}
-TYPE_LABELS = {
-    "session_analysis_cluster": "Session analysis cluster",
-    "evaluation": "Evaluation",
-    "issue": "Issue",
-    "ticket": "Ticket",
-}
-PRODUCT_CHOICES = list(PRODUCT_LABELS.items())
-TYPE_CHOICES = list(TYPE_LABELS.items())
 
 _BY_PAIR = {(source.product, source.type): source for source in SOURCES}
 
@@ -186,6 +348,14 @@ def clean_config(product: str, source_type: str, config: Any) -> dict:
         if rule.key in cleaned:
             cleaned[rule.key] = rule.clean(cleaned[rule.key])
     return cleaned
+
+
+def with_new_config_defaults(product: str, source_type: str, config: dict) -> dict:
+    """The config a new config is stored with on a route that fills in defaults: the source's
+    `new_config_defaults` for the keys the client left out (a key sent as null stays null)."""
+    source = get_source(product, source_type)
+    defaults = source.new_config_defaults if source else {}
+    return config | {key: value for key, value in defaults.items() if key not in config}
 
 
 def _check_storable(value: Any) -> None:

@@ -1,6 +1,8 @@
 """How a config's `config` and `status` appear in the OpenAPI description, and the request examples,
 derived from the catalog and the model so that the description cannot drift from the behaviour."""
 
+from drf_spectacular.utils import OpenApiExample
+
 from . import catalog
 from .models import ProcessingStatus
 
@@ -9,44 +11,36 @@ def source_name(source: catalog.Source) -> str:
     return f"{source.product}/{source.type}"
 
 
-def key_schema(key: str, schemas: list[dict]) -> dict:
-    """One key's schema: the one every source checking it shares, or any of theirs."""
-    distinct = [schema for index, schema in enumerate(schemas) if schema not in schemas[:index]]
-    return dict(distinct[0]) if len(distinct) == 1 else {"anyOf": distinct}
+def own_config_sources() -> list[catalog.Source]:
+    """The sources that check keys of their own, beyond the keys every source checks."""
+    return [source for source in catalog.SOURCES if source.config_rules]
 
 
 def config_schema() -> dict:
-    """The `config` object: its known keys typed from the catalog, and any other key kept as sent.
+    """The `config` object, as every source takes it: the keys every source checks, typed, and any
+    other key kept as sent.
 
-    A key that only some sources check (`sample_rate`, ...) is typed as those sources require; the
-    other sources keep it as sent. Each source's own keys are also a component of their own
-    (`source_config_components`).
+    A key that only some sources check (`sample_rate`, ...) is not typed here: another source keeps
+    it as sent, whatever its value, so a type here would be wrong for that source. Those sources'
+    keys are typed in a component of their own (`source_config_components`).
     """
-    checked_by: dict[str, list[catalog.Source]] = {}
-    rules: dict[str, list[catalog.ConfigRule]] = {}
-    for source in catalog.SOURCES:
-        for rule in source.config_rules:
-            checked_by.setdefault(rule.key, []).append(source)
-            rules.setdefault(rule.key, []).append(rule)
-    properties = {
-        key: {
-            **key_schema(key, [rule.schema for rule in rules[key]]),
-            "description": f"{rules[key][0].description} Checked for "
-            f"{', '.join(f'`{source_name(source)}`' for source in sources)}; other sources keep it as sent.",
-        }
-        for key, sources in checked_by.items()
-    }
-    for rule in catalog.COMMON_CONFIG_RULES:
-        properties[rule.key] = {**rule.schema, "description": f"{rule.description} Checked for every source."}
+    own = "; ".join(
+        f"`{source_name(source)}` also checks {', '.join(f'`{rule.key}`' for rule in source.config_rules)} "
+        f"(the `{source_config_component_name(source)}` component)"
+        for source in own_config_sources()
+    )
     return {
         "type": "object",
         "additionalProperties": True,
-        "properties": properties,
-        "description": "Settings of this source. Known keys are checked; other keys are kept as sent. "
-        "Replaced as a whole on update. No string in it may contain a NUL character, and its JSON "
-        f"form is at most {catalog.MAX_CONFIG_BYTES // 1024} KiB. An error about it has `attr` "
-        "`config`, and its `detail` names the key at fault. Each source's known keys are also "
-        "described on their own, as the `...Config` components.",
+        "properties": {
+            rule.key: {**rule.schema, "description": f"{rule.description} Checked for every source."}
+            for rule in catalog.COMMON_CONFIG_RULES
+        },
+        "description": "Settings of this source. The keys below are checked for every source; "
+        f"{own}. Any other key is kept as sent. Replaced as a whole on update. No string in it may "
+        "contain a NUL character, and its JSON form is at most "
+        f"{catalog.MAX_CONFIG_BYTES // 1024} KiB. An error about it has `attr` `config`, and its "
+        "`detail` names the key at fault.",
     }
 
 
@@ -56,19 +50,24 @@ def source_config_component_name(source: catalog.Source) -> str:
 
 
 def source_config_components() -> dict[str, dict]:
-    """One component per source: the config keys it checks, typed."""
-    return {
-        source_config_component_name(source): {
+    """One component per source that checks keys of its own: every key it checks, typed. (Any other
+    source's `config` is the shared `config` schema.)"""
+    components = {}
+    for source in own_config_sources():
+        description = f"`config` of a `{source_name(source)}` source ({source.label})."
+        if source.new_config_defaults:
+            defaults = ", ".join(f"`{key}` {value}" for key, value in source.new_config_defaults.items())
+            description += f" A new one made on `signals/source_configs/` gets {defaults} when the body leaves it out."
+        components[source_config_component_name(source)] = {
             "type": "object",
             "additionalProperties": True,
-            "description": f"`config` of a `{source_name(source)}` source ({source.label}).",
+            "description": description,
             "properties": {
                 rule.key: {**rule.schema, "description": rule.description}
                 for rule in catalog.config_rules_for(source.product, source.type)
             },
         }
-        for source in catalog.SOURCES
-    }
+    return components
 
 
 def add_source_config_components(result, generator, request, public):
@@ -131,6 +130,23 @@ def create_example() -> dict:
 def partial_update_example() -> dict:
     """A PATCH body that succeeds on any config (only keys every source checks)."""
     return {"enabled": False, "config": {rule.key: example_value(rule.schema) for rule in catalog.COMMON_CONFIG_RULES}}
+
+
+def request_example(method: str) -> OpenApiExample:
+    """The request example of a create (POST), a full update (PUT) or a partial one (PATCH)."""
+    if method == "PATCH":
+        return OpenApiExample(
+            "Change", value=partial_update_example(), request_only=True, description="Succeeds on any config."
+        )
+    source = example_source()
+    if method == "PUT":
+        description = (
+            f"Succeeds on a `{source_name(source)}` config: a PUT sends the config's own `source_product` and "
+            "`source_type`, and replaces what else it sends."
+        )
+        return OpenApiExample("Replace", value=create_example(), request_only=True, description=description)
+    description = f"Succeeds on a project with no `{source_name(source)}` config yet."
+    return OpenApiExample("Create", value=create_example(), request_only=True, description=description)
 
 
 CONFIG_SCHEMA = config_schema()

@@ -4,12 +4,13 @@
 import copy
 
 import orjson
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
+from rest_framework.fields import empty
 
 from . import catalog
 from .models import SignalSourceConfig
-from .schema import CONFIG_SCHEMA, STATUS_SCHEMA, create_example, partial_update_example
+from .schema import CONFIG_SCHEMA, STATUS_SCHEMA, request_example
 
 
 @extend_schema_field(CONFIG_SCHEMA)
@@ -50,9 +51,9 @@ class SignalSourceConfigSerializer(serializers.ModelSerializer):
         # still accepts the config's own values there, as PostHog's does).
         create_only_fields = SignalSourceConfig.SOURCE_FIELDS
 
-    def schema_request_example(self, partial: bool) -> dict:
-        """The OpenAPI description's request example (`api/schema.py`)."""
-        return partial_update_example() if partial else create_example()
+    def schema_request_example(self, method: str) -> OpenApiExample:
+        """The OpenAPI description's request example for a body sent with this method (`api/schema.py`)."""
+        return request_example(method)
 
     def get_fields(self):
         # ModelSerializer rebuilds its fields from the model for every serializer (a fifth of a
@@ -60,4 +61,34 @@ class SignalSourceConfigSerializer(serializers.ModelSerializer):
         cls = type(self)
         if "_built_fields" not in cls.__dict__:
             cls._built_fields = super().get_fields()
-        return copy.deepcopy(cls._built_fields)
+        fields = copy.deepcopy(cls._built_fields)
+        if self.instance is not None and not self.partial:
+            # A full update (PUT) leaves out what it does not send, as PostHog's does: `enabled` and
+            # `config` keep their stored values rather than taking the create defaults.
+            for name in SignalSourceConfig.EDITABLE_FIELDS:
+                fields[name].default = fields[name].default_empty_html = empty
+        return fields
+
+
+@extend_schema_serializer(component_name="SignalsSourceConfig")
+class SignalsSourceConfigSerializer(SignalSourceConfigSerializer):
+    """A signal source config, as today's PostHog route (`signals/source_configs/`) serves it.
+
+    A PUT must send `source_product` and `source_type` (the stored ones); `enabled` and `config` are
+    replaced when sent and keep their stored values when left out (their defaults apply on create only).
+    """
+
+    # Retired types are no longer valid in any write that carries `source_type`. They stay in the
+    # field's choices (and so in the described enum) because a config made with one through the
+    # published route is read through this route too.
+
+    source_type = serializers.ChoiceField(
+        choices=catalog.TYPE_CHOICES,
+        help_text="Retired types (" + ", ".join(f"`{t}`" for t in sorted(catalog.RETIRED_TYPES)) + ") are refused "
+        "in every write that carries `source_type`, as PostHog refuses them; older configs may still have one.",
+    )
+
+    def validate_source_type(self, value):
+        if value in catalog.RETIRED_TYPES:
+            self.fields["source_type"].fail("invalid_choice", input=value)
+        return value

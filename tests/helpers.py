@@ -76,8 +76,12 @@ class Tenant:
         return configs_url(self.project.id)
 
 
-def configs_url(project_id, config_id=None):
-    base = f"/api/projects/{project_id}/signal_source_configs/"
+PUBLISHED_ROUTE = "signal_source_configs"  # the endpoint as first published (the contract)
+SIGNALS_ROUTE = "signals/source_configs"  # the same resource as today's PostHog serves it
+
+
+def configs_url(project_id, config_id=None, route=PUBLISHED_ROUTE):
+    base = f"/api/projects/{project_id}/{route}/"
     return f"{base}{config_id}/" if config_id else base
 
 

@@ -132,3 +132,21 @@ def test_generated_client_round_trip(client_package, live_service):
             project_id, client=client, limit=int(query["limit"]), offset=int(query["offset"])
         )
     assert pages == 2 and len(seen) == len(set(seen)) == 3
+
+    # Today's route (PUT) on the same rows, then the config's activity log on the published route.
+    replace = client_package("api.signals_source_configs.signals_source_configs_update")
+    history_api = client_package("api.signal_source_configs.signal_source_configs_activity")
+    own = api.signal_source_configs_retrieve.sync(project_id, seen[0], client=client)
+    replacement = models.SignalsSourceConfigRequest(
+        source_product=own.source_product,
+        source_type=own.source_type,
+        enabled=False,
+        config=models.SignalsSourceConfigRequestConfig(),
+    )
+    put = replace.sync(project_id, seen[0], client=client, body=replacement)
+    assert isinstance(put, models.SignalsSourceConfig), put
+    assert (put.id, put.enabled, put.config.to_dict()) == (seen[0], False, {})
+    history = history_api.sync(project_id, seen[0], client=client)
+    assert isinstance(history, models.ItemActivityPage), history
+    assert history.total_count == 2
+    assert [record.activity for record in history.results] == ["updated", "created"]

@@ -21,6 +21,18 @@ OPERATIONS = {
     ("patch", DETAIL_PATH): ("signal_source_configs_partial_update", "task:write"),
     ("delete", DETAIL_PATH): ("signal_source_configs_destroy", "task:write"),
 }
+# The activity log (issue 16): (operation id, tag, scope, success schema).
+ACTIVITY_LOG_PATH = "/api/projects/{project_id}/activity_log/"
+CONFIG_ACTIVITY_PATH = "/api/projects/{project_id}/signal_source_configs/{id}/activity/"
+ACTIVITY_OPERATIONS = {
+    ("get", ACTIVITY_LOG_PATH): ("activity_log_list", "activity_log", "activity_log:read", "PaginatedActivityLogList"),
+    ("get", CONFIG_ACTIVITY_PATH): (
+        "signal_source_configs_activity",
+        "signal_source_configs",
+        "task:read",
+        "ItemActivityPage",
+    ),
+}
 
 
 @pytest.fixture(scope="module")
@@ -69,12 +81,53 @@ def test_spectacular_validates_without_warnings(generated_yaml):
 
 
 def test_operations_ids_tags_and_no_put(spec):
-    found = {(method, path) for path, item in spec["paths"].items() for method in item if method != "parameters"}
-    assert found == set(OPERATIONS)
+    # The published route and the activity log; today's PostHog route is checked in
+    # tests/signalsource/test_signals_route.py.
+    published = {LIST_PATH, DETAIL_PATH} | {path for _, path in ACTIVITY_OPERATIONS}
+    found = {
+        (method, path)
+        for path, item in spec["paths"].items()
+        if path in published
+        for method in item
+        if method != "parameters"
+    }
+    assert found == set(OPERATIONS) | set(ACTIVITY_OPERATIONS)
     for (method, path), (operation_id, _) in OPERATIONS.items():
         assert operation(spec, method, path)["operationId"] == operation_id
         assert operation(spec, method, path)["tags"] == ["signal_source_configs"]
-    assert all("put" not in item for item in spec["paths"].values())
+    assert all("put" not in spec["paths"][path] for path in published)
+
+
+def test_the_activity_log_operations(spec):
+    for (method, path), (operation_id, tag, scope, schema) in ACTIVITY_OPERATIONS.items():
+        described = operation(spec, method, path)
+        assert (described["operationId"], described["tags"]) == (operation_id, [tag])
+        assert described["security"] == [{"PersonalAPIKeyAuth": [scope]}]
+        assert described["responses"]["200"]["content"]["application/json"]["schema"] == {
+            "$ref": f"#/components/schemas/{schema}"
+        }
+        for code in ("401", "403", "404"):
+            assert described["responses"][code]["content"]["application/json"]["schema"] == {
+                "$ref": "#/components/schemas/Error"
+            }
+    query = {
+        p["name"]: p["schema"] for p in operation(spec, "get", ACTIVITY_LOG_PATH)["parameters"] if p["in"] == "query"
+    }
+    assert set(query) == {"scope", "scopes", "item_id", "user", "activity", "cursor", "page", "page_size"}
+    assert query["user"]["type"] == query["page"]["type"] == "integer"
+    query = {
+        p["name"]: p["schema"] for p in operation(spec, "get", CONFIG_ACTIVITY_PATH)["parameters"] if p["in"] == "query"
+    }
+    assert query == {"limit": {"type": "integer"}, "page": {"type": "integer"}}
+    record = component(spec, "ActivityLog")["properties"]
+    assert {"id", "user", "unread", "organization_id", "is_system", "activity", "item_id", "scope", "detail"} <= set(
+        record
+    )
+    assert record["detail"]["properties"]["changes"]["items"]["properties"]["action"]["enum"] == [
+        "created",
+        "changed",
+        "deleted",
+    ]
 
 
 def test_bearer_scheme_and_each_operations_scope(spec):
@@ -162,24 +215,43 @@ def test_read_only_and_nullable_fields(spec):
     assert not any(properties[name].get("readOnly") for name in ("source_product", "source_type", "config"))
 
 
-def test_config_types_every_key_the_catalog_knows(spec):
+def test_config_types_the_keys_every_source_checks(spec):
     config = component(spec, "SignalSourceConfig")["properties"]["config"]
     assert config["type"] == "object"
     assert config["additionalProperties"] is True  # unknown keys are kept as sent
     assert "`attr` `config`" in config["description"]
-    rules = {rule.key: rule for source in catalog.SOURCES for rule in source.config_rules}
-    rules |= {rule.key: rule for rule in catalog.COMMON_CONFIG_RULES}
-    assert config["properties"].keys() == rules.keys()
-    for key, rule in rules.items():
-        documented = config["properties"][key]
-        assert {name: documented[name] for name in rule.schema} == rule.schema, key
+    # Only the keys every source checks: a key that some sources check and others keep as sent
+    # (`sample_rate`, ...) has no one type for every source.
+    assert config["properties"].keys() == {rule.key for rule in catalog.COMMON_CONFIG_RULES}
+    for rule in catalog.COMMON_CONFIG_RULES:
+        documented = config["properties"][rule.key]
+        assert {name: documented[name] for name in rule.schema} == rule.schema, rule.key
         assert documented["description"].startswith(rule.description)
-    assert "session_replay/session_analysis_cluster" in config["properties"]["sample_rate"]["description"]
-    # Each source's own keys, as a component of its own.
-    for source in catalog.SOURCES:
-        own = component(spec, source_config_component_name(source))
-        assert own["properties"].keys() == {rule.key for rule in catalog.config_rules_for(source.product, source.type)}
-    assert component(spec, "LinearIssueConfig")["properties"]["linear_team_ids"]["type"] == "array"
+    for name in ("SignalSourceConfigRequest", "PatchedSignalSourceConfigRequest", "SignalsSourceConfig"):
+        assert component(spec, name)["properties"]["config"] == config
+
+
+def test_each_source_with_keys_of_its_own_has_a_config_component(spec):
+    config = component(spec, "SignalSourceConfig")["properties"]["config"]
+    with_own_keys = [source for source in catalog.SOURCES if source.config_rules]
+    assert with_own_keys  # session_replay's sample_rate and recording_filters
+    names = {source_config_component_name(source) for source in with_own_keys}
+    assert {name for name in spec["components"]["schemas"] if name.endswith("Config") and name not in (
+        "SignalSourceConfig", "SignalsSourceConfig"
+    )} == names  # fmt: skip
+    for source in with_own_keys:
+        name = source_config_component_name(source)
+        own = component(spec, name)
+        rules = catalog.config_rules_for(source.product, source.type)
+        assert own["properties"].keys() == {rule.key for rule in rules}
+        for rule in rules:
+            assert {key: own["properties"][rule.key][key] for key in rule.schema} == rule.schema
+        assert f"`{name}`" in config["description"]
+    replay = component(spec, "SessionReplaySessionAnalysisClusterConfig")
+    assert replay["properties"]["sample_rate"] | {"description": ""} == {
+        "type": "number", "minimum": 0, "maximum": 1, "description": "",
+    }  # fmt: skip
+    assert "`sample_rate` 0.1" in replay["description"]  # today's route's default for a new config
 
 
 def test_create_and_partial_update_take_json_with_an_example(spec):

@@ -79,7 +79,7 @@ def test_key_add_form_offers_exactly_the_valid_scopes(admin_client):
     response = admin_client.get(admin_url("auth_keys_personalapikey_add"))
     assert response.status_code == 200
     choices = [value for value, _ in response.context["adminform"].form.fields["scopes"].choices]
-    assert sorted(choices) == ["*", "task:read", "task:write"]
+    assert sorted(choices) == ["*", "activity_log:read", "activity_log:write", "task:read", "task:write"]
 
 
 def test_key_list_columns_search_and_filters(admin_client):

@@ -162,7 +162,11 @@ def test_valid_scopes_are_kept_deduplicated_in_a_stable_order(scopes, stored):
     [["task:delete"], ["TASK:READ"], ["task:read", "feature_flag:read"], [" task:read"], ["task"], ["**"], [None]],
 )
 def test_unknown_scopes_are_refused_with_a_message_naming_them(tenant, scopes):
-    with pytest.raises(ValueError, match=r"^Unknown scope\(s\): .+\. Valid scopes: \*, task:read, task:write\.$"):
+    with pytest.raises(
+        ValueError,
+        match=r"^Unknown scope\(s\): .+\. "
+        r"Valid scopes: \*, activity_log:read, activity_log:write, task:read, task:write\.$",
+    ):
         create_api_key(tenant.user, scopes=scopes)
 
     assert PersonalAPIKey.objects.filter(user=tenant.user).count() == 1

@@ -118,7 +118,8 @@ def test_create_api_key_refuses_bad_input_and_creates_nothing(args, message):
         (["nobody@example.com", "--scopes", "task:read"], "CommandError: No user with email 'nobody@example.com'.\n"),
         (
             ["ana@example.com", "--scopes", "task:nope"],
-            "CommandError: Unknown scope(s): task:nope. Valid scopes: *, task:read, task:write.\n",
+            "CommandError: Unknown scope(s): task:nope. "
+            "Valid scopes: *, activity_log:read, activity_log:write, task:read, task:write.\n",
         ),
     ],
     ids=["unknown-user", "unknown-scope"],

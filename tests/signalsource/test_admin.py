@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from signalsource import catalog
 from signalsource.models import SignalSourceConfig
 from signalsource.services import DUPLICATE_MESSAGE, set_status
 from tests.helpers import admin_url, changelist_rows, configs_url, make_config, make_organization, make_project
@@ -41,13 +42,14 @@ def test_config_add_form_offers_only_valid_pairs(admin_client):
     response = admin_client.get(admin_url("signalsource_signalsourceconfig_add"))
     assert response.status_code == 200
     choices = [value for value, _ in response.context["adminform"].form.fields["source"].choices if value]
-    assert choices == [
+    assert choices[:5] == [
         "session_replay/session_analysis_cluster",
         "llm_analytics/evaluation",
         "github/issue",
         "linear/issue",
         "zendesk/ticket",
     ]
+    assert choices == [f"{source.product}/{source.type}" for source in catalog.SOURCES]
     assert '"steering"' not in response.text  # an empty config box
     response = add_config(admin_client, make_project(), "github/ticket")
     assert "Select a valid choice" in form_errors(response)["source"][0]
@@ -113,7 +115,10 @@ def test_config_change_page_formats_json_and_keeps_source_and_project_read_only(
     assert set(response.context["adminform"].form.fields) == {"enabled", "config", "status"}
     assert "{\n  &quot;sample_rate&quot;: 0.5\n}" in response.text  # indented JSON
     assert "Session replay: session analysis clusters" in response.text
-    assert "Known keys: recording_filters, sample_rate, steering, default_not_actionable." in response.text
+    assert (
+        "Known keys: recording_filters, sample_rate, linear_team_ids, steering, default_not_actionable."
+        in response.text
+    )
 
     other_project = make_project()
     response = admin_client.post(

@@ -213,7 +213,7 @@ def test_filters_by_source_product_type_and_enabled(tenant, other_tenant):
 
 @pytest.mark.parametrize(
     ("param", "value"),
-    [("source_product", "error_tracking"), ("source_type", "bogus"), ("enabled", "maybe"), ("enabled", "2")],
+    [("source_product", "error_tracker"), ("source_type", "bogus"), ("enabled", "maybe"), ("enabled", "2")],
 )
 def test_filter_value_outside_the_choices_is_a_400(tenant, param, value):
     response = tenant.client.get(tenant.url, {param: value})

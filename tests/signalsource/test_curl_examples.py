@@ -270,3 +270,52 @@ def test_without_the_key_is_401(live_service):
 
     assert status == 401, body
     assert body["code"] == "not_authenticated"
+
+
+# --- The README's walk-through of today's PostHog route (`signals/source_configs`) ----------------
+
+
+def test_readme_walk_through_of_todays_route(live_service, cleanup):
+    signals_url = live_service.configs_url.replace("/signal_source_configs/", "/signals/source_configs/")
+    as_json = ["-H", "Content-Type: application/json", *auth(live_service)]
+
+    status, replay, _ = curl(
+        live_service,
+        *as_json,
+        signals_url,
+        "-d",
+        '{"source_product": "session_replay", "source_type": "session_analysis_cluster"}',
+    )
+    assert status == 201, replay
+    assert (replay["enabled"], replay["config"]) == (True, {"sample_rate": 0.1})
+
+    github = create_json(live_service, "github", "issue")  # made on the published route
+    status, body, _ = curl(
+        live_service,
+        "-X",
+        "PUT",
+        *as_json,
+        f"{signals_url}{github['id']}/",
+        "-d",
+        '{"source_product": "github", "source_type": "issue", "enabled": false, "config": {}}',
+    )
+    assert status == 200, body
+    assert (body["id"], body["enabled"], body["config"]) == (github["id"], False, {})
+    status, published, _ = curl(live_service, *auth(live_service), detail_url(live_service, github["id"]))
+    assert published == body
+
+    status, body, _ = curl(
+        live_service, *as_json, signals_url, "-d", '{"source_product": "llm_analytics", "source_type": "evaluation"}'
+    )
+    assert status == 400
+    assert body == {
+        "type": "validation_error",
+        "code": "invalid_choice",
+        "detail": '"evaluation" is not a valid choice.',
+        "attr": "source_type",
+    }
+
+    status, body, _ = curl(
+        live_service, "-X", "PUT", *as_json, detail_url(live_service, github["id"]), "-d", '{"enabled": true}'
+    )
+    assert status == 405, body

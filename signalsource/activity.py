@@ -1,0 +1,37 @@
+"""What the activity log records about a signal source config: its fields as a snapshot (`config`
+split by key, so a change names the keys that changed), its name, and the record itself. The
+services call `record` inside the transaction of each change."""
+
+from activity_log.services import Actor, Detail, changes_between, flatten, log_activity
+
+SCOPE = "SignalSourceConfig"
+# The fields a record compares; `id`, the project, the creator and the timestamps are the record's own.
+LOGGED_FIELDS = ("source_product", "source_type", "enabled", "config", "status")
+
+CREATED, UPDATED, DELETED, STATUS_CHANGED = "created", "updated", "deleted", "status_changed"
+
+
+def snapshot(instance, **overrides) -> dict:
+    values = {name: getattr(instance, name) for name in LOGGED_FIELDS} | overrides
+    return flatten(values, expand=("config",))
+
+
+def record(instance, activity: str, actor: Actor | None, *, before=None, after=None, item_id=None) -> None:
+    """Writes the record of one change, unless it changed nothing (as PostHog skips empty updates).
+    `item_id` defaults to the instance's (a deleted instance has lost it)."""
+    changes = changes_between(SCOPE, before, after)
+    if not changes and activity not in (CREATED, DELETED):
+        return
+    product, source_type = instance.source_product, instance.source_type
+    log_activity(
+        project_id=instance.project_id,
+        actor=actor,
+        scope=SCOPE,
+        item_id=item_id or instance.pk,
+        activity=activity,
+        detail=Detail(
+            name=f"{product}/{source_type}",
+            changes=changes,
+            context={"source_product": product, "source_type": source_type},
+        ),
+    )
