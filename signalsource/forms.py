@@ -24,11 +24,13 @@ def config_keys_help(product: str | None = None, source_type: str | None = None)
     """The config keys the catalog knows, for one source or for each of them."""
     if product is not None:
         return "Known keys: " + ", ".join(rule.key for rule in catalog.config_rules_for(product, source_type)) + "."
-    per_source = "; ".join(
-        f"{s.label}: {', '.join(rule.key for rule in catalog.config_rules_for(s.product, s.type))}"
-        for s in catalog.SOURCES
+    # Every source's keys once, then what the few sources with keys of their own add (the full
+    # catalog listed source by source would repeat the same three keys some fifty times).
+    every = ", ".join(rule.key for rule in catalog.COMMON_CONFIG_RULES)
+    own = "".join(
+        f" {s.label} also: {', '.join(rule.key for rule in s.config_rules)}." for s in catalog.SOURCES if s.config_rules
     )
-    return f"A JSON object. Known keys per source: {per_source}. Other keys are kept as sent."
+    return f"A JSON object. Known keys of every source: {every}.{own} Other keys are kept as sent."
 
 
 # The services' messages name the API's fields; the admin's form has one "Source" field instead.

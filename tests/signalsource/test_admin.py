@@ -251,10 +251,15 @@ def test_add_form_lists_the_known_keys_of_every_source_not_the_default_ones(admi
 
     response = admin_client.get(admin_url("signalsource_signalsourceconfig_add"))
     help_text = response.context["adminform"].form.fields["config"].help_text
+    assert help_text == (
+        "A JSON object. Known keys of every source: linear_team_ids, steering, default_not_actionable. "
+        "Session replay: session analysis clusters also: recording_filters, sample_rate. "
+        "Other keys are kept as sent."
+    )
+    # Each source's known keys are there, every source's once.
     for source in catalog.SOURCES:
-        keys = ", ".join(rule.key for rule in catalog.config_rules_for(source.product, source.type))
-        assert f"{source.label}: {keys}" in help_text
-    assert "linear_team_ids" in help_text
+        assert all(rule.key in help_text for rule in catalog.config_rules_for(source.product, source.type))
+    assert help_text.count("linear_team_ids") == 1
 
 
 def test_change_form_lists_its_sources_known_keys(admin_client, tenant):
