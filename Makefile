@@ -40,8 +40,15 @@ run: $(VENV)/.installed .secret_key
 	$(BIN)/python manage.py seed_demo --base-url http://127.0.0.1:$(PORT)
 	exec $(BIN)/python manage.py serve
 
+# The node tools of the generated-client tests (clients/package-lock.json), when npm is installed.
+NODE_TOOLS := $(if $(shell command -v npm),clients/node_modules/.installed)
+
+clients/node_modules/.installed: clients/package.json clients/package-lock.json
+	cd clients && npm ci --no-audit --no-fund
+	@touch $@
+
 ## test: set up and run the whole suite (PostgreSQL too: DATABASE_URL=postgres://root@127.0.0.1:5432/test)
-test: $(VENV)/.installed .secret_key
+test: $(VENV)/.installed .secret_key $(NODE_TOOLS)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed .secret_key

@@ -8,6 +8,8 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
+from api.admin_display import time_with_zone
+
 from .models import ActivityLog
 
 VALUE_PREVIEW = 200  # characters of a before/after value shown in a list
@@ -44,7 +46,7 @@ def activity_log_changelist_url(**filters) -> str:
 
 @admin.register(ActivityLog)
 class ActivityLogAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "scope", "item", "activity", "who", "project", "changes"]
+    list_display = ["created", "scope", "item", "activity", "who", "project", "changes"]
     list_filter = ["scope", "activity", "is_system", "actor", ("project", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["item_id__exact", "request_id__exact", "actor", "user__email"]
     search_help_text = "Search by object id, request id, actor (e.g. a key's mask) or user email."
@@ -53,7 +55,7 @@ class ActivityLogAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     show_full_result_count = False  # no COUNT(*) of a long log on every page
     fields = [
-        "created_at",
+        "created",
         "project",
         "scope",
         "item_id",
@@ -78,6 +80,10 @@ class ActivityLogAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="created at", ordering="created_at")
+    def created(self, record):
+        return time_with_zone(record.created_at)
 
     @admin.display(description="object", ordering="item_id")
     def item(self, record):

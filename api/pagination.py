@@ -46,3 +46,20 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
         else:
             self.count = queryset.count() if self.offset else 0
         return rows
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.limit_query_param:
+                parameter["schema"] |= {"default": self.default_limit, "maximum": self.max_limit}
+                parameter["description"] = (
+                    f"Number of results to return per page (at most {self.max_limit}; a larger value gives "
+                    f"{self.max_limit}, an invalid one {self.default_limit})."
+                )
+        return parameters
+
+    def get_paginated_response_schema(self, schema):
+        # Every field is always present (`next` and `previous` null at the ends).
+        response_schema = super().get_paginated_response_schema(schema)
+        response_schema["required"] = list(response_schema["properties"])
+        return response_schema

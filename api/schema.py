@@ -1,67 +1,157 @@
 """The OpenAPI conventions every project-scoped route shares, on drf-spectacular's public hooks:
-PostHog's operation ids and tags, the project id documented as the string PostHog publishes, each
-action's error responses with their body, form bodies' JSON fields, and no defaults in PATCH bodies.
+PostHog's operation ids and tags, summaries, the project id documented as the string PostHog
+publishes, each action's error responses with a correct example per status, JSON request bodies
+with a serializer's own example, every always-present response field required, and no defaults
+(and no create-only fields) in PATCH bodies.
 
 Resource-specific pieces live beside what they describe: the key scheme in `auth_keys/schema.py`,
-the `config` and `status` fields in `signalsource/serializers.py`. `make openapi` writes `openapi.yaml`.
+the `config` and `status` fields in `signalsource/schema.py`. `make openapi` writes `openapi.yaml`.
 """
 
+import json
+
+from django_filters.utils import translate_validation
 from drf_spectacular import openapi
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.plumbing import is_serializer
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiRequest, OpenApiResponse
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiRequest, OpenApiResponse
 from rest_framework import serializers
 
+from auth_keys.scopes import required_scope
+
+from .exceptions import exception_handler
+
 PROJECT_ID_DESCRIPTION = (
-    "Project ID of the project you're trying to access. To find the ID of the project, make a call to /api/projects/."
+    "Project ID of the project you're trying to access. An operator finds it in the admin's project "
+    "list; `make run` prints the demo project's."
 )
 
 ERROR_TYPES = [
     ("validation_error", "The body or a parameter breaks a rule (400)."),
     ("authentication_error", "No valid API key (401), or the key may not do this (403)."),
-    ("invalid_request", "No such project, object, route or method (404, 405), or an unreadable body."),
+    ("invalid_request", "No such project, object, route or method (404, 405), a body too large (413), "
+     "of an unsupported media type (415) or unreadable (400)."),
     ("throttled_error", "Too many requests with this key (429)."),
     ("server_error", "The service failed (5xx); the body also carries a `request_id`."),
-]
+]  # fmt: skip
 
 
 class ErrorSerializer(serializers.Serializer):
-    """Every error, in PostHog's flat format (only the first error is reported)."""
+    """Every 4xx error, in PostHog's flat format (only the first error is reported)."""
 
     type = serializers.ChoiceField(choices=ERROR_TYPES, help_text="The kind of error.")
     code = serializers.CharField(help_text="The error's code, e.g. `required`, `not_found`, `permission_denied`.")
     detail = serializers.CharField(help_text="A message for people.")
     attr = serializers.CharField(
-        allow_null=True, help_text="The field the error is about, nested fields joined by `__`; null when none."
+        allow_null=True,
+        help_text="The field the error is about, nested fields joined by `__`; null when none. "
+        "Every error about a config's content has `attr` `config`, and its `detail` names the key at fault.",
     )
 
 
-FORM_MEDIA_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+class ServerErrorSerializer(ErrorSerializer):
+    """A 5xx error: the flat format plus the request id to quote when reporting it."""
 
-# Which errors each action can answer (a list is 400 for a bad filter value).
+    request_id = serializers.CharField(help_text="The request's id (also in the `X-Request-ID` response header).")
+
+
+# Each status the project-scoped routes answer, with what it means and a body the server sends.
+# (405 is not an operation's: it answers a method a route does not take; see the API description.)
 ERROR_RESPONSES = {
-    "400": "Invalid input: the body, a filter or a field breaks a rule. Nothing was changed.",
-    "401": "No API key, or the key is unknown, revoked or expired.",
-    "403": "The key lacks the scope, is limited to other projects or organizations, "
-    "or its user is not a member of the project's organization.",
-    "404": "The project, or the object in that project, does not exist.",
+    "400": (
+        "Invalid input: the body, a filter or a field breaks a rule. Nothing was changed.",
+        ("validation_error", "invalid_input", "sample_rate must be a number between 0 and 1", "config"),
+    ),
+    "401": (
+        "No API key, or the key is unknown, revoked or expired.",
+        ("authentication_error", "not_authenticated", "Authentication credentials were not provided.", None),
+    ),
+    "403": (
+        "The key lacks the scope, is limited to other projects or organizations, "
+        "or its user is not a member of the project's organization.",
+        ("authentication_error", "permission_denied", "You do not have permission to perform this action.", None),
+    ),
+    "404": (
+        "The project, or the object in that project, does not exist.",
+        ("invalid_request", "not_found", "Not found.", None),
+    ),
+    "413": (
+        "The request body is larger than the service takes.",
+        ("invalid_request", "request_too_large", "The request body must be at most 1048576 bytes.", None),
+    ),
+    "415": (
+        "The body's media type is not JSON, a form or multipart.",
+        ("invalid_request", "unsupported_media_type", 'Unsupported media type "text/plain" in request.', None),
+    ),
+    "429": (
+        "Too many requests with this key; the `Retry-After` header says when to try again.",
+        ("throttled_error", "throttled", "Request was throttled. Expected available in 30 seconds.", None),
+    ),
+    "500": (
+        "The service failed; quote the `request_id` when reporting it.",
+        ("server_error", "error", "A server error occurred.", None),
+    ),
+    "503": (
+        "The database is unavailable; the `Retry-After` header says when to try again.",
+        ("server_error", "service_unavailable", "The database is unavailable. Try again shortly.", None),
+    ),
 }
+EXAMPLE_REQUEST_ID = "5f0c6f1e-6c1b-4a5e-9a57-1d2f3b4c5d6e"
+EVERY_ACTIONS_ERRORS = ("401", "403", "404", "429", "500", "503")
+BODY_ERRORS = ("400", "413", "415")
 ACTION_ERRORS = {
-    "list": ("400", "401", "403", "404"),
-    "create": ("400", "401", "403", "404"),
-    "retrieve": ("401", "403", "404"),
-    "update": ("400", "401", "403", "404"),
-    "partial_update": ("400", "401", "403", "404"),
-    "destroy": ("401", "403", "404"),
-    "activity": ("401", "403", "404"),
+    "list": ("400", *EVERY_ACTIONS_ERRORS),  # a 400 for a bad filter value
+    "create": (*BODY_ERRORS, *EVERY_ACTIONS_ERRORS),
+    "retrieve": EVERY_ACTIONS_ERRORS,
+    "update": (*BODY_ERRORS, *EVERY_ACTIONS_ERRORS),
+    "partial_update": (*BODY_ERRORS, *EVERY_ACTIONS_ERRORS),
+    "destroy": EVERY_ACTIONS_ERRORS,
+    "activity": EVERY_ACTIONS_ERRORS,  # one object's activity log (a bad `limit` or `page` falls back)
+}
+SUMMARIES = {
+    "list": "List {plural}",
+    "create": "Create a {name}",
+    "retrieve": "Get a {name}",
+    "update": "Replace a {name}",
+    "partial_update": "Change a {name}",
+    "destroy": "Delete a {name}",
 }
 
 
-def error_responses(*codes: str) -> dict:
-    """The documented error responses for these status codes, for an `extend_schema(responses=...)`
-    that replaces the automatic ones."""
-    return {code: OpenApiResponse(ErrorSerializer, description=ERROR_RESPONSES[code]) for code in codes}
+BAD_FILTER_VALUE = "maybe"
+
+
+def list_bad_request(view) -> tuple | None:
+    """A list's 400, which is about a filter: the first of the view's filters that refuses a made-up
+    value, with the code and message that filter answers (so the example cannot drift from it).
+    None when no filter refuses anything."""
+    filterset_class = getattr(view, "filterset_class", None)
+    if filterset_class is None:
+        return None
+    for name in filterset_class.base_filters:
+        filterset = filterset_class(data={name: BAD_FILTER_VALUE}, queryset=view.queryset.none())
+        if not filterset.is_valid():
+            # As django-filter's backend raises it, answered by the service's exception handler.
+            body = exception_handler(translate_validation(filterset.errors), {}).data
+            return "A filter has an invalid value. Nothing is listed.", (
+                body["type"], body["code"], body["detail"], body["attr"]
+            )  # fmt: skip
+    return None
+
+
+def error_response(code: str, view) -> OpenApiResponse:
+    documented = list_bad_request(view) if (view.action, code) == ("list", "400") else ERROR_RESPONSES[code]
+    description, (type_, error_code, detail, attr) = documented
+    if code == "403" and (scope := required_scope(view)):
+        detail = f"API key missing required scope '{scope}'"
+    body = {"type": type_, "code": error_code, "detail": detail, "attr": attr}
+    serializer = ErrorSerializer
+    if code.startswith("5"):
+        body["request_id"] = EXAMPLE_REQUEST_ID
+        serializer = ServerErrorSerializer
+    example = OpenApiExample(error_code, value=body, status_codes=[code], response_only=True)
+    return OpenApiResponse(serializer, description=description, examples=[example])
 
 
 class AutoSchema(openapi.AutoSchema):
@@ -75,6 +165,14 @@ class AutoSchema(openapi.AutoSchema):
         basename = getattr(self.view, "basename", None)
         return [basename] if basename else super().get_tags()
 
+    def get_summary(self):
+        queryset = getattr(self.view, "queryset", None)
+        template = SUMMARIES.get(getattr(self.view, "action", None))
+        if queryset is None or template is None:
+            return super().get_summary()
+        meta = queryset.model._meta
+        return template.format(name=meta.verbose_name, plural=meta.verbose_name_plural)
+
     def get_override_parameters(self):
         parameters = list(super().get_override_parameters())
         if "{project_id}" in self.path:
@@ -85,31 +183,45 @@ class AutoSchema(openapi.AutoSchema):
             )
         return parameters
 
+    def map_parsers(self):
+        # The server also reads form and multipart bodies (`config` as a JSON-encoded string, as
+        # PostHog's), but a description offering one schema under several media types breaks
+        # generated clients (openapi-python-client sends both `data` and `files`): JSON only; the
+        # API description says the others are accepted.
+        return ["application/json"]
+
     def get_request_serializer(self):
         serializer = super().get_request_serializer()
-        json_fields = [name for name, field in getattr(serializer, "fields", {}).items() if _is_json_field(field)]
-        if not is_serializer(serializer) or not json_fields:
+        example = getattr(serializer, "schema_request_example", None) if is_serializer(serializer) else None
+        if example is None:
             return serializer
-        # In a form body, DRF reads a JSON field as a JSON-encoded string.
-        encoding = {name: {"contentType": "application/json"} for name in json_fields}
-        return {
-            media_type: OpenApiRequest(serializer, encoding=encoding if media_type in FORM_MEDIA_TYPES else None)
-            for media_type in self.map_parsers()
-        }
+        # By method: drf-spectacular marks a PATCH's serializer partial only later.
+        return OpenApiRequest(serializer, examples=[example(self.method)])
 
     def get_response_serializers(self):
         serializer = super().get_response_serializers()
-        errors = ACTION_ERRORS.get(getattr(self.view, "action", None), ())
+        action = getattr(self.view, "action", None)
+        errors = ACTION_ERRORS.get(action, ())
+        if action == "list" and list_bad_request(self.view) is None:
+            errors = tuple(code for code in errors if code != "400")
         if not errors or not is_serializer(serializer):
             return serializer
         success_code = {"DELETE": "204", "POST": "201"}.get(self.method, "200")
         success = {success_code: None if success_code == "204" else serializer}
-        return success | error_responses(*errors)
+        return success | {code: error_response(code, self.view) for code in errors}
 
 
-class PartialRequestSerializerExtension(OpenApiSerializerExtension):
-    """A partial update (PATCH) applies no defaults: a field left out keeps its value. A documented
-    default would make generated clients send it, and so overwrite that value."""
+class SerializerConventionsExtension(OpenApiSerializerExtension):
+    """What every serializer's components follow:
+
+    - a response names every field required: a serializer always writes every field it has (null
+      where there is no value), so a client need not test for absent ones;
+    - a request body documents no `default` (a create's is said in words): generators make such a
+      field required, and in a partial update (PATCH), where a field left out keeps its value, a
+      client sending the default would overwrite that value;
+    - a partial update's body leaves out the serializer's `Meta.create_only_fields` (fixed once the
+      object exists).
+    """
 
     target_class = serializers.Serializer
     match_subclasses = True
@@ -117,11 +229,50 @@ class PartialRequestSerializerExtension(OpenApiSerializerExtension):
 
     def map_serializer(self, auto_schema, direction):
         schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
-        if getattr(self.target, "partial", False):
-            for field_schema in schema.get("properties", {}).values():
-                field_schema.pop("default", None)
+        properties = schema.get("properties", {})
+        if direction == "response":
+            schema["required"] = list(properties)
+        else:
+            if getattr(self.target, "partial", False):
+                for name in getattr(getattr(self.target, "Meta", None), "create_only_fields", ()):
+                    properties.pop(name, None)
+            for field_schema in properties.values():
+                default = field_schema.pop("default", None)
+                if default is not None and not getattr(self.target, "partial", False):
+                    # In words: generators make a field with a `default` required in the body
+                    # (openapi-typescript's defaultNonNullable), which it is not.
+                    said = json.dumps(default)
+                    field_schema["description"] = f"{field_schema.get('description', '')} Default: `{said}`.".strip()
         return schema
 
 
-def _is_json_field(field) -> bool:
-    return isinstance(field, serializers.JSONField) and not field.read_only
+def nullable_with_a_type(result, generator, request, public):
+    """drf-spectacular postprocessing hook: every `nullable` schema has a `type`, as OpenAPI 3.0
+    linters require (Redocly's nullable-type-sibling).
+
+    drf-spectacular writes a nullable nested serializer as `allOf: [$ref]` plus `nullable`, and a
+    nullable JSON field as `nullable` alone. The first gets the type of what it refers to
+    (`object`); the second, any JSON value, already includes null, so it loses `nullable`.
+    """
+    schemas = result.get("components", {}).get("schemas", {})
+
+    def visit(node):
+        if isinstance(node, list):
+            for item in node:
+                visit(item)
+        if not isinstance(node, dict):
+            return
+        if node.get("nullable") and "type" not in node:
+            refs = [part.get("$ref", "") for part in node.get("allOf", ())]
+            if refs and all(ref.startswith("#/components/schemas/") for ref in refs):
+                types = {schemas.get(ref.rsplit("/", 1)[1], {}).get("type") for ref in refs}
+                if len(types) == 1 and None not in types:
+                    node["type"] = types.pop()
+            elif not any(name in node for name in ("allOf", "anyOf", "oneOf", "enum", "$ref")):
+                del node["nullable"]
+        for value in node.values():
+            visit(value)
+
+    visit(schemas)
+    visit(result.get("paths", {}))
+    return result

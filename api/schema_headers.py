@@ -3,14 +3,16 @@
 answer 304, 409, 412 or 422. A subclass of the shared conventions (`schema.py`), so that it
 composes with them; a viewset that uses those mixins sets `schema = HeadersAutoSchema()`.
 
-The merge-patch media type needs nothing here: PATCH's parsers include it (`parsers.MergePatchMixin`),
-so it is listed among PATCH's request bodies.
+PATCH's merge-patch media type (`parsers.MergePatchMixin`) is described in PATCH's words, not as a second
+request body: offered two media types, openapi-python-client sends every PATCH as a merge patch, which
+changes what `config` means.
 """
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
 
-from .idempotency import MAX_KEY_LENGTH
+from .conditional import PreconditionFailed
+from .idempotency import MAX_KEY_LENGTH, IdempotencyKeyInProgress, IdempotencyKeyReused
 from .schema import AutoSchema, ErrorSerializer
 
 ETAG = (
@@ -32,23 +34,29 @@ IDEMPOTENCY_KEY = (
 )
 REPLAYED = "`true` when this is the stored response to an earlier request with the same `Idempotency-Key`."
 
+
+def _error(exception, description: str) -> OpenApiResponse:
+    """The response for one of the exceptions below, with the body the server sends as its example."""
+    body = {
+        "type": exception.default_type,
+        "code": exception.default_code,
+        "detail": str(exception.default_detail),
+        "attr": None,
+    }
+    example = OpenApiExample(exception.default_code, value=body, response_only=True)
+    return OpenApiResponse(ErrorSerializer, description=description, examples=[example])
+
+
 EXTRA_RESPONSES = {
     "retrieve": {"304": OpenApiResponse(description="Not modified: the config's ETag matches `If-None-Match`.")},
     "create": {
-        "409": OpenApiResponse(
-            ErrorSerializer,
-            description="`idempotency_key_in_progress`: a request with this Idempotency-Key is still being processed.",
-        ),
-        "422": OpenApiResponse(
-            ErrorSerializer,
-            description="`idempotency_key_reused`: this Idempotency-Key was used for a different request.",
-        ),
+        "409": _error(IdempotencyKeyInProgress, "A request with this `Idempotency-Key` is still being processed."),
+        "422": _error(IdempotencyKeyReused, "This `Idempotency-Key` was used for a different request."),
     },
 }
-PRECONDITION_FAILED = OpenApiResponse(
-    ErrorSerializer,
-    description="`precondition_failed`: `If-Match` does not match the config's current ETag (it changed or is "
-    "gone). Nothing was changed.",
+PRECONDITION_FAILED = _error(
+    PreconditionFailed,
+    "`If-Match` does not match the config's current ETag (it changed or is gone). Nothing was changed.",
 )
 for _action in ("update", "partial_update", "destroy"):
     EXTRA_RESPONSES[_action] = {"412": PRECONDITION_FAILED}

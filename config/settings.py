@@ -216,8 +216,36 @@ PERSONAL_API_KEY_IN_REQUEST_ALLOWED = env.bool("PERSONAL_API_KEY_IN_REQUEST_ALLO
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Signal source configs API",
-    "DESCRIPTION": "PostHog-compatible signal source configs, authenticated by personal API keys.",
+    "DESCRIPTION": "PostHog-compatible signal source configs, authenticated by personal API keys "
+    "(`Authorization: Bearer phx_...`).\n\n"
+    "Two routes serve the same configs with the same rules: `signal_source_configs/`, the endpoint as "
+    "PostHog first published it, and `signals/source_configs/`, as PostHog serves it today (with PUT; "
+    "a retired `source_type` refused in writes; a new config gets its source's default keys). Every "
+    "change is recorded in the project's activity log (`activity_log/`, and each config's "
+    "`.../{id}/activity/` on either route).\n\n"
+    "Bodies are described as JSON; the server also reads `application/x-www-form-urlencoded` and "
+    "`multipart/form-data` bodies with the same fields (`config` as a JSON-encoded string), as PostHog's "
+    "does. A PATCH body may repeat a config's own `source_product` and `source_type` (any other value is "
+    "a 400): they are fixed once the config exists, so its description leaves them out (a PUT sends them).\n\n"
+    "Every error is JSON in PostHog's flat format `{type, code, detail, attr}`; 5xx errors add "
+    "`request_id`. An error about a config's content has `attr` `config` and a `detail` that names "
+    "the key at fault. A method a route does not take is a 405 with an `Allow` header: "
+    '`{"type": "invalid_request", "code": "method_not_allowed", "detail": "Method \\"PUT\\" not allowed.", '
+    '"attr": null}`.',
     "VERSION": "1.0.0",
+    # Relative: the server that serves this description (Swagger UI's "Try it out" calls it).
+    "SERVERS": [{"url": "/", "description": "This service"}],
+    # No license is chosen for this service yet (the repository has no LICENSE file).
+    "LICENSE": {"name": "Proprietary"},
+    # Separate request components (`SignalSourceConfigRequest`, ...): read-only fields are not
+    # asked of clients, and response fields can all be required.
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "signalsource.schema.inline_status_enum",
+        "signalsource.schema.add_source_config_components",
+        "api.schema.nullable_with_a_type",
+    ],
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

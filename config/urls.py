@@ -4,6 +4,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from api import health
 
+# The admin's "View site" link: this service has no site but its API, so the API's docs page.
+admin.site.site_url = "/api/schema/swagger-ui/"
+
 urlpatterns = [
     path("healthz", health.healthz),
     path("readyz", health.readyz),

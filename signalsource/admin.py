@@ -6,13 +6,15 @@ import uuid
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
+from django.utils.html import format_html
 
 from activity_log import selectors as activity_selectors
 from activity_log.admin import activity_log_changelist_url
 from activity_log.services import Actor
+from api.admin_display import time_with_zone
 
 from . import activity, catalog, services
-from .forms import SignalSourceConfigAdminForm
+from .forms import SignalSourceConfigAdminForm, admin_messages
 from .models import ProcessingStatus, SignalSourceConfig
 
 
@@ -37,7 +39,7 @@ class StatusFilter(admin.SimpleListFilter):
 @admin.register(SignalSourceConfig)
 class SignalSourceConfigAdmin(admin.ModelAdmin):
     form = SignalSourceConfigAdminForm
-    list_display = ["source", "project", "source_product", "source_type", "enabled", "status", "updated_at"]
+    list_display = ["source", "project", "source_product", "source_type", "enabled", "status", "updated"]
     list_filter = [
         "source_product",
         "source_type",
@@ -52,7 +54,7 @@ class SignalSourceConfigAdmin(admin.ModelAdmin):
     ordering = ["-updated_at", "id"]
     autocomplete_fields = ["project"]
     actions = ["enable", "disable"]
-    record_fields = ["id", "created_by", "created_at", "updated_at"]
+    record_fields = ["id", "created_by", "created", "updated"]
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
@@ -70,7 +72,16 @@ class SignalSourceConfigAdmin(admin.ModelAdmin):
     @admin.display(description="source", ordering="source_product")
     def source(self, config):
         source = catalog.get_source(config.source_product, config.source_type)
-        return source.label if source else f"{config.source_product}/{config.source_type}"
+        label = source.label if source else f"{config.source_product}/{config.source_type}"
+        return format_html('<span style="white-space: nowrap">{}</span>', label)  # one line per config
+
+    @admin.display(description="created at", ordering="created_at")
+    def created(self, config):
+        return time_with_zone(config.created_at)
+
+    @admin.display(description="updated at", ordering="updated_at")
+    def updated(self, config):
+        return time_with_zone(config.updated_at)
 
     def get_search_results(self, request, queryset, search_term):
         try:
@@ -135,7 +146,7 @@ class SignalSourceConfigAdmin(admin.ModelAdmin):
             return super().changeform_view(request, object_id, form_url, extra_context)
         except ValidationError as error:
             # Another create of the same source won the race after the form's own check passed.
-            self.message_user(request, " ".join(error.messages), messages.ERROR)
+            self.message_user(request, " ".join(admin_messages(error)), messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
 
     def delete_model(self, request, obj):

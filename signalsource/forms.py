@@ -24,11 +24,26 @@ def config_keys_help(product: str | None = None, source_type: str | None = None)
     """The config keys the catalog knows, for one source or for each of them."""
     if product is not None:
         return "Known keys: " + ", ".join(rule.key for rule in catalog.config_rules_for(product, source_type)) + "."
-    per_source = "; ".join(
-        f"{s.label}: {', '.join(rule.key for rule in catalog.config_rules_for(s.product, s.type))}"
-        for s in catalog.SOURCES
+    # Every source's keys once, then what the few sources with keys of their own add (the full
+    # catalog listed source by source would repeat the same three keys some fifty times).
+    every = ", ".join(rule.key for rule in catalog.COMMON_CONFIG_RULES)
+    own = "".join(
+        f" {s.label} also: {', '.join(rule.key for rule in s.config_rules)}." for s in catalog.SOURCES if s.config_rules
     )
-    return f"A JSON object. Known keys per source: {per_source}. Other keys are kept as sent."
+    return f"A JSON object. Known keys of every source: {every}.{own} Other keys are kept as sent."
+
+
+# The services' messages name the API's fields; the admin's form has one "Source" field instead.
+ADMIN_MESSAGES = {"unique": "This project already has a config for this source."}
+
+
+def admin_messages(error: ValidationError) -> list[str]:
+    """A service error's messages, in the admin's words where they differ."""
+    if hasattr(error, "error_dict"):
+        items = [item for items in error.error_dict.values() for item in items]
+    else:
+        items = error.error_list
+    return [ADMIN_MESSAGES.get(item.code) or " ".join(item.messages) for item in items]
 
 
 class FormattedJSONField(forms.JSONField):
@@ -62,7 +77,8 @@ class SignalSourceConfigAdminForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if "config" in self.fields:
-            if self.instance.pk:
+            # Not `pk`: the UUIDv7 default fills it in before the config is saved.
+            if not self.instance._state.adding:
                 help_text = config_keys_help(self.instance.source_product, self.instance.source_type)
             else:
                 help_text = config_keys_help()
@@ -103,7 +119,8 @@ class SignalSourceConfigAdminForm(forms.ModelForm):
         return cleaned_data
 
     def add_service_error(self, error: ValidationError) -> None:
-        """Shows a service's error on the form field it is about (the source is one field here)."""
+        """Shows a service's error on the form field it is about (the source is one field here), in
+        the admin's words where the service's speak the API's field names."""
         for field, errors in error.error_dict.items():
             form_field = "source" if field in SignalSourceConfig.SOURCE_FIELDS else field
-            self.add_error(form_field if form_field in self.fields else None, errors)
+            self.add_error(form_field if form_field in self.fields else None, admin_messages(ValidationError(errors)))

@@ -54,4 +54,6 @@ class SignalSourceConfig(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.source_product}/{self.source_type} in project {self.project_id}"
+        source = catalog.get_source(self.source_product, self.source_type)
+        label = source.label if source else f"{self.source_product}/{self.source_type}"
+        return f"{label} in project {self.project_id}"

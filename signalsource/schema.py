@@ -1,47 +1,159 @@
-"""How a config's `config` and `status` appear in the OpenAPI description, derived from the catalog
-and the model so that the description cannot drift from the behaviour."""
+"""How a config's `config` and `status` appear in the OpenAPI description, and the request examples,
+derived from the catalog and the model so that the description cannot drift from the behaviour."""
+
+from drf_spectacular.utils import OpenApiExample
 
 from . import catalog
 from .models import ProcessingStatus
 
 
-def config_schema() -> dict:
-    """The `config` object: its known keys from the catalog, and any other key kept as sent.
+def source_name(source: catalog.Source) -> str:
+    return f"{source.product}/{source.type}"
 
-    A key that only some sources check (`sample_rate`, ...) is kept as sent by the others, so its
-    schema cannot constrain the value for every config; its rule is given per source in
-    `x-checked-for` instead. Keys every source checks are typed in the schema itself.
+
+def own_config_sources() -> list[catalog.Source]:
+    """The sources that check keys of their own, beyond the keys every source checks."""
+    return [source for source in catalog.SOURCES if source.config_rules]
+
+
+def config_schema() -> dict:
+    """The `config` object, as every source takes it: the keys every source checks, typed, and any
+    other key kept as sent.
+
+    A key that only some sources check (`sample_rate`, ...) is not typed here: another source keeps
+    it as sent, whatever its value, so a type here would be wrong for that source. Those sources'
+    keys are typed in a component of their own (`source_config_components`).
     """
-    checked_for: dict[str, dict[str, dict]] = {}
-    descriptions: dict[str, str] = {}
-    for source in catalog.SOURCES:
-        for rule in source.config_rules:
-            checked_for.setdefault(rule.key, {})[f"{source.product}/{source.type}"] = rule.schema
-            descriptions.setdefault(rule.key, rule.description)
-    properties = {
-        key: {
-            "description": f"{descriptions[key]} Checked for {', '.join(sources)}; other sources keep it as sent.",
-            "x-checked-for": sources,
-        }
-        for key, sources in checked_for.items()
-    }
-    for rule in catalog.COMMON_CONFIG_RULES:
-        properties[rule.key] = {**rule.schema, "description": f"{rule.description} Checked for every source."}
+    own = "; ".join(
+        f"`{source_name(source)}` also checks {', '.join(f'`{rule.key}`' for rule in source.config_rules)} "
+        f"(the `{source_config_component_name(source)}` component)"
+        for source in own_config_sources()
+    )
     return {
         "type": "object",
         "additionalProperties": True,
-        "properties": properties,
-        "description": "Settings of this source. Known keys are checked; other keys are kept as sent. "
-        "Replaced as a whole on update. No string in it may contain a NUL character, and its JSON "
-        f"form is at most {catalog.MAX_CONFIG_BYTES // 1024} KiB. In form bodies, a JSON-encoded string.",
+        "properties": {
+            rule.key: {**rule.schema, "description": f"{rule.description} Checked for every source."}
+            for rule in catalog.COMMON_CONFIG_RULES
+        },
+        "description": "Settings of this source. The keys below are checked for every source; "
+        f"{own}. Any other key is kept as sent. Replaced as a whole on update. No string in it may "
+        "contain a NUL character, and its JSON form is at most "
+        f"{catalog.MAX_CONFIG_BYTES // 1024} KiB. An error about it has `attr` `config`, and its "
+        "`detail` names the key at fault.",
     }
+
+
+def source_config_component_name(source: catalog.Source) -> str:
+    words = f"{source.product}_{source.type}".split("_")
+    return "".join(word[:1].upper() + word[1:] for word in words) + "Config"
+
+
+def source_config_components() -> dict[str, dict]:
+    """One component per source that checks keys of its own: every key it checks, typed. (Any other
+    source's `config` is the shared `config` schema.)"""
+    components = {}
+    for source in own_config_sources():
+        description = f"`config` of a `{source_name(source)}` source ({source.label})."
+        if source.new_config_defaults:
+            defaults = ", ".join(f"`{key}` {value}" for key, value in source.new_config_defaults.items())
+            description += f" A new one made on `signals/source_configs/` gets {defaults} when the body leaves it out."
+        components[source_config_component_name(source)] = {
+            "type": "object",
+            "additionalProperties": True,
+            "description": description,
+            "properties": {
+                rule.key: {**rule.schema, "description": rule.description}
+                for rule in catalog.config_rules_for(source.product, source.type)
+            },
+        }
+    return components
+
+
+def add_source_config_components(result, generator, request, public):
+    """drf-spectacular postprocessing hook: adds `source_config_components`."""
+    result.setdefault("components", {}).setdefault("schemas", {}).update(source_config_components())
+    return result
+
+
+def inline_status_enum(result, generator, request, public):
+    """drf-spectacular postprocessing hook: `status` as one nullable string enum, in place.
+
+    drf-spectacular's enum hook turns it into `oneOf: [StatusEnum, NullEnum]` beside `nullable` with
+    no `type`, which OpenAPI 3.0 linters refuse (Redocly's nullable-type-sibling)."""
+    schemas = result.get("components", {}).get("schemas", {})
+    for schema in schemas.values():
+        status = schema.get("properties", {}).get("status")
+        if status is not None and "oneOf" in status and schema.get("properties", {}).get("id"):
+            extra = {name: status[name] for name in ("readOnly",) if name in status}
+            schema["properties"]["status"] = {**STATUS_SCHEMA, **extra}
+    referenced = str(result)
+    for name in ("StatusEnum", "NullEnum"):
+        if f"#/components/schemas/{name}'" not in referenced:
+            schemas.pop(name, None)
+    return result
+
+
+def example_value(schema: dict):
+    """A value that satisfies a catalog rule's schema (the rules' schemas are simple)."""
+    if "example" in schema:
+        return schema["example"]
+    kind = schema.get("type")
+    if kind == "object":
+        return {}
+    if kind == "array":
+        return [example_value(schema.get("items", {}))]
+    if kind == "boolean":
+        return False
+    if kind in ("number", "integer"):
+        low, high = schema.get("minimum", 0), schema.get("maximum", 1)
+        return (low + high) / 2 if kind == "number" else low
+    return "example"
+
+
+def example_source() -> catalog.Source:
+    """The source the examples use: the one whose config has the most known keys."""
+    return max(catalog.SOURCES, key=lambda source: len(source.config_rules))
+
+
+def create_example() -> dict:
+    """A create body that succeeds on a project without this source yet."""
+    source = example_source()
+    return {
+        "source_product": source.product,
+        "source_type": source.type,
+        "enabled": True,
+        "config": {rule.key: example_value(rule.schema) for rule in source.config_rules},
+    }
+
+
+def partial_update_example() -> dict:
+    """A PATCH body that succeeds on any config (only keys every source checks)."""
+    return {"enabled": False, "config": {rule.key: example_value(rule.schema) for rule in catalog.COMMON_CONFIG_RULES}}
+
+
+def request_example(method: str) -> OpenApiExample:
+    """The request example of a create (POST), a full update (PUT) or a partial one (PATCH)."""
+    if method == "PATCH":
+        return OpenApiExample(
+            "Change", value=partial_update_example(), request_only=True, description="Succeeds on any config."
+        )
+    source = example_source()
+    if method == "PUT":
+        description = (
+            f"Succeeds on a `{source_name(source)}` config: a PUT sends the config's own `source_product` and "
+            "`source_type`, and replaces what else it sends."
+        )
+        return OpenApiExample("Replace", value=create_example(), request_only=True, description=description)
+    description = f"Succeeds on a project with no `{source_name(source)}` config yet."
+    return OpenApiExample("Create", value=create_example(), request_only=True, description=description)
 
 
 CONFIG_SCHEMA = config_schema()
 
 STATUS_SCHEMA = {
     "type": "string",
+    "enum": [*ProcessingStatus.values, None],
     "nullable": True,
-    "description": "State of the source's latest processing run: "
-    f"{', '.join(f'`{value}`' for value in ProcessingStatus.values)}, or null when unknown.",
+    "description": "State of the source's latest processing run, or null when unknown.",
 }

@@ -12,7 +12,6 @@ from activity_log.services import Actor
 from api.conditional import ConditionalRequestsMixin
 from api.idempotency import IdempotentCreateMixin
 from api.parsers import MergePatchMixin, is_merge_patch
-from api.schema import ACTION_ERRORS, error_responses
 from api.schema_headers import HeadersAutoSchema
 from api.viewsets import ProjectScopedViewSet
 
@@ -77,10 +76,9 @@ class SignalSourceConfigViewSet(
             OpenApiParameter("page", OpenApiTypes.INT, description="The page, from 1 (default 1)."),
         ],
         filters=False,
-        # Spelled out: responses given here replace the automatic ones, errors included.
-        responses={"200": ItemActivityPageSerializer, **error_responses(*ACTION_ERRORS["activity"])},
     )
-    @action(detail=True, methods=["get"])
+    # The serializer only describes the page (`api/schema.py` adds the errors); the action builds it.
+    @action(detail=True, methods=["get"], serializer_class=ItemActivityPageSerializer)
     def activity(self, request, *args, **kwargs):
         # Not get_object: a deleted config's history stays readable. Its records are found by id
         # within this project, so another project's config answers 404 like any unknown id.

@@ -64,6 +64,17 @@ def test_operators_browse_and_filter_every_record(admin_client, tenant):
     assert "failed" in response.text and 'name="_save"' not in response.text
 
 
+def test_record_times_show_their_zone(admin_client, tenant):
+    config = make_config(tenant.project)
+    services.update_config(config, enabled=False)
+    record = ActivityLog.objects.get()
+    shown = f"{record.created_at:%Y-%m-%d %H:%M:%S} UTC"
+
+    assert shown in admin_client.get(admin_url("activity_log_activitylog_changelist")).text
+    assert shown in admin_client.get(admin_url("activity_log_activitylog_change", record.pk)).text
+    assert shown in admin_client.get(admin_url("signalsource_signalsourceconfig_history", config.pk)).text
+
+
 def test_no_one_adds_changes_or_deletes_records_in_the_admin(admin_client, tenant):
     config = make_config(tenant.project)
     services.update_config(config, enabled=False)

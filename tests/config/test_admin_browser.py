@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from django.test.testcases import LiveServerThread
 
-from tests.helpers import PROJECT_DIR, make_organization, make_user
+from tests.helpers import PROJECT_DIR, Tenant, make_organization, make_user
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -27,6 +27,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SCREENSHOT = PROJECT_DIR / "test-artifacts" / "admin-config-list.png"
+ADD_SCREENSHOT = PROJECT_DIR / "test-artifacts" / "admin-config-add.png"
 OPERATOR_PASSWORD = "operator-password-for-tests"
 
 pytestmark = pytest.mark.skipif(
@@ -141,6 +142,7 @@ def test_operator_creates_a_project_a_key_and_a_config_in_the_browser(service_ur
         choose_autocomplete(page, "id_project", "Checkout")
         page.select_option("#id_source", "linear/issue")
         page.fill("#id_config", '{"linear_team_ids": [" eng "], "steering": "Only bugs"}')
+        page.screenshot(path=str(ADD_SCREENSHOT), full_page=True)
         page.click("input[name=_save]")
         expect(page.locator(".messagelist .success")).to_contain_text("was added successfully")
         expect(page.locator("#result_list")).to_contain_text("Linear: issues")
@@ -154,3 +156,51 @@ def test_operator_creates_a_project_a_key_and_a_config_in_the_browser(service_ur
         page.screenshot(path=str(SCREENSHOT), full_page=True)
         browser.close()
     assert SCREENSHOT.stat().st_size > 0
+
+
+# Both routes' create operations: (Swagger UI's tag, the route, the screenshot).
+SWAGGER_CREATES = {
+    "published": ("signal_source_configs", "signal_source_configs", "swagger-ui-create.png"),
+    "today's": ("signals_source_configs", "signals/source_configs", "swagger-ui-create-signals.png"),
+}
+
+
+@pytest.mark.parametrize("route", SWAGGER_CREATES)
+def test_swagger_ui_default_create_example_succeeds(service_url, settings, route):
+    """A developer on the docs page: authorize with a key, "Try it out" on create, execute the
+    example as Swagger UI fills it in. It must be a 201 and show in the API."""
+    tag, path, screenshot = SWAGGER_CREATES[route]
+    swagger_screenshot = PROJECT_DIR / "test-artifacts" / screenshot
+    from playwright.sync_api import expect, sync_playwright
+
+    tenant = Tenant()
+    project_id, raw_key = tenant.project.id, tenant.raw_key
+    swagger_screenshot.parent.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.set_default_timeout(15_000)
+        page.goto(f"{service_url}/api/schema/swagger-ui/")
+
+        page.click("button.authorize")
+        page.locator(".modal-ux input").first.fill(raw_key)
+        page.click(".modal-ux .auth-btn-wrapper button.authorize")
+        page.click(".modal-ux button.btn-done")
+
+        operation = page.locator(f"#operations-{tag}-{tag}_create")
+        operation.locator(".opblock-summary").click()
+        operation.locator("button.try-out__btn").click()
+        operation.locator("tr[data-param-name='project_id'] input").fill(str(project_id))
+        example = json.loads(operation.locator("textarea.body-param__text").input_value())
+        operation.locator("button.execute").click()
+
+        live = operation.locator(".live-responses-table tr.response .response-col_status").first
+        expect(live).to_have_text("201")
+        page.screenshot(path=str(swagger_screenshot), full_page=True)
+        browser.close()
+
+    status, body = api_get(f"{service_url}/api/projects/{project_id}/{path}/", raw_key)
+    assert (status, body["count"]) == (200, 1), body
+    [config] = body["results"]
+    assert (config["source_product"], config["source_type"]) == (example["source_product"], example["source_type"])
+    assert config["config"] == example["config"]

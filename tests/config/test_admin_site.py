@@ -33,3 +33,17 @@ def test_static_files_are_served_by_the_service(client):
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/css")
     assert b"body" in b"".join(response.streaming_content)
+
+
+def test_view_site_leads_to_the_api_docs_not_a_404(admin_client):
+    from django.contrib import admin
+
+    page = admin_client.get("/admin/").content.decode()
+    assert f'href="{admin.site.site_url}"' in page
+    assert admin_client.get(admin.site.site_url).status_code == 200
+
+
+def test_keys_breadcrumb_does_not_repeat_itself(admin_client):
+    page = admin_client.get("/admin/auth_keys/personalapikey/").content.decode()
+    breadcrumbs = page.split('<div class="breadcrumbs">', 1)[1].split("</div>", 1)[0]
+    assert "API keys</a>" in breadcrumbs and breadcrumbs.count("Personal API keys") == 1

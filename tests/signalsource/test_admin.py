@@ -91,10 +91,12 @@ def test_config_must_be_json(admin_client, tenant):
     assert not SignalSourceConfig.objects.exists()
 
 
-def test_duplicate_config_is_refused_with_the_api_message(admin_client, tenant):
+def test_duplicate_config_is_refused(admin_client, tenant):
     make_config(tenant.project)
     response = add_config(admin_client, tenant.project, "github/issue")
-    assert form_errors(response)["source"] == [DUPLICATE_MESSAGE]
+    # The service's rule, in the admin's words (the API's message names the API's fields).
+    assert form_errors(response)["source"] == ["This project already has a config for this source."]
+    assert DUPLICATE_MESSAGE not in response.text
     assert SignalSourceConfig.objects.count() == 1
 
 
@@ -239,3 +241,53 @@ def test_config_history_page(admin_client, tenant):
     response = admin_client.get(admin_url("signalsource_signalsourceconfig_history", config.pk))
     assert response.status_code == 200
     assert "Added." in response.text
+
+
+# --- Rough edges (issue 13) --------------------------------------------------------------------
+
+
+def test_add_form_lists_the_known_keys_of_every_source_not_the_default_ones(admin_client):
+    from signalsource import catalog
+
+    response = admin_client.get(admin_url("signalsource_signalsourceconfig_add"))
+    help_text = response.context["adminform"].form.fields["config"].help_text
+    assert help_text == (
+        "A JSON object. Known keys of every source: linear_team_ids, steering, default_not_actionable. "
+        "Session replay: session analysis clusters also: recording_filters, sample_rate. "
+        "Other keys are kept as sent."
+    )
+    # Each source's known keys are there, every source's once.
+    for source in catalog.SOURCES:
+        assert all(rule.key in help_text for rule in catalog.config_rules_for(source.product, source.type))
+    assert help_text.count("linear_team_ids") == 1
+
+
+def test_change_form_lists_its_sources_known_keys(admin_client, tenant):
+    config = make_config(tenant.project, "linear", "issue")
+    response = admin_client.get(admin_url("signalsource_signalsourceconfig_change", config.pk))
+    help_text = response.context["adminform"].form.fields["config"].help_text
+    assert help_text == "Known keys: linear_team_ids, steering, default_not_actionable."
+
+
+def test_duplicate_message_speaks_the_admins_words(admin_client, tenant):
+    make_config(tenant.project, "github", "issue")
+    response = add_config(admin_client, tenant.project, "github/issue")
+    assert response.status_code == 200
+    assert form_errors(response)["source"] == ["This project already has a config for this source."]
+    assert "source_product" not in response.content.decode()
+
+
+def test_title_uses_the_catalogs_label(admin_client, tenant):
+    config = make_config(tenant.project, "zendesk", "ticket")
+    assert str(config) == f"Zendesk: tickets in project {tenant.project.id}"
+    response = admin_client.get(admin_url("signalsource_signalsourceconfig_change", config.pk))
+    assert f"<title>Zendesk: tickets in project {tenant.project.id} |" in response.content.decode()
+
+
+def test_times_show_their_zone_and_the_source_stays_on_one_line(admin_client, tenant):
+    config = make_config(tenant.project, "session_replay", "session_analysis_cluster")
+    listing = admin_client.get(admin_url("signalsource_signalsourceconfig_changelist")).content.decode()
+    assert f"{config.updated_at:%Y-%m-%d %H:%M:%S} UTC" in listing
+    assert '<span style="white-space: nowrap">Session replay: session analysis clusters</span>' in listing
+    change = admin_client.get(admin_url("signalsource_signalsourceconfig_change", config.pk)).content.decode()
+    assert f"{config.created_at:%Y-%m-%d %H:%M:%S} UTC" in change

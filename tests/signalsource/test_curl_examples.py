@@ -278,30 +278,30 @@ def test_without_the_key_is_401(live_service):
 def test_readme_walk_through_of_todays_route(live_service, cleanup):
     signals_url = live_service.configs_url.replace("/signal_source_configs/", "/signals/source_configs/")
     as_json = ["-H", "Content-Type: application/json", *auth(live_service)]
+    replay_body = '{"source_product": "session_replay", "source_type": "session_analysis_cluster"}'
 
-    status, replay, _ = curl(
-        live_service,
-        *as_json,
-        signals_url,
-        "-d",
-        '{"source_product": "session_replay", "source_type": "session_analysis_cluster"}',
-    )
+    made_earlier = create_json(live_service, "session_replay", "session_analysis_cluster")  # the published route
+    status, listed, _ = curl(live_service, *auth(live_service), signals_url + "?source_product=session_replay")
+    assert [row["id"] for row in listed["results"]] == [made_earlier["id"]]  # the same row
+    status, _, raw = curl(live_service, "-X", "DELETE", *auth(live_service), f"{signals_url}{made_earlier['id']}/")
+    assert (status, raw) == (204, "")
+
+    status, replay, _ = curl(live_service, *as_json, signals_url, "-d", replay_body)
     assert status == 201, replay
     assert (replay["enabled"], replay["config"]) == (True, {"sample_rate": 0.1})
 
-    github = create_json(live_service, "github", "issue")  # made on the published route
     status, body, _ = curl(
         live_service,
         "-X",
         "PUT",
         *as_json,
-        f"{signals_url}{github['id']}/",
+        f"{signals_url}{replay['id']}/",
         "-d",
-        '{"source_product": "github", "source_type": "issue", "enabled": false, "config": {}}',
+        replay_body[:-1] + ', "enabled": false, "config": {}}',
     )
     assert status == 200, body
-    assert (body["id"], body["enabled"], body["config"]) == (github["id"], False, {})
-    status, published, _ = curl(live_service, *auth(live_service), detail_url(live_service, github["id"]))
+    assert (body["id"], body["enabled"], body["config"]) == (replay["id"], False, {})
+    status, published, _ = curl(live_service, *auth(live_service), detail_url(live_service, replay["id"]))
     assert published == body
 
     status, body, _ = curl(
@@ -316,6 +316,6 @@ def test_readme_walk_through_of_todays_route(live_service, cleanup):
     }
 
     status, body, _ = curl(
-        live_service, "-X", "PUT", *as_json, detail_url(live_service, github["id"]), "-d", '{"enabled": true}'
+        live_service, "-X", "PUT", *as_json, detail_url(live_service, replay["id"]), "-d", '{"enabled": true}'
     )
     assert status == 405, body

@@ -22,7 +22,7 @@ def test_seed_demo_on_an_empty_database_prints_a_key_and_a_curl_command_that_wor
     user = get_user_model().objects.get()
     assert user.email == "demo@example.com"
     api_key = PersonalAPIKey.objects.get()
-    assert api_key.scopes == ["task:read", "task:write"]
+    assert api_key.scopes == ["activity_log:read", "task:read", "task:write"]
     [raw_key] = re.findall(r"phx_[A-Za-z0-9_-]{43}", stdout.split("Try it")[0])
     assert api_key.digest == keys.digest(raw_key)
     curl = re.search(r"curl -H 'Authorization: Bearer (phx_[A-Za-z0-9_-]+)' (\S+)", stdout)
@@ -45,6 +45,19 @@ def test_seed_demo_never_touches_a_database_that_has_users():
     assert Project.objects.count() == 0
     assert Organization.objects.count() == 0
     assert PersonalAPIKey.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_seed_demo_on_a_database_with_users_says_how_to_get_a_key():
+    make_user("someone@example.com")
+
+    stdout, _ = run("seed_demo")
+
+    command = "manage.py create_api_key <email> --scopes task:read,task:write,activity_log:read"
+    assert command in stdout
+    # The command it gives works as given.
+    key_out, _ = run("create_api_key", "someone@example.com", "--scopes", "task:read,task:write,activity_log:read")
+    assert key_out.strip().startswith("phx_")
 
 
 @pytest.mark.django_db
