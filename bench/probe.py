@@ -4,7 +4,8 @@ reads the JSON it prints.
 
 Each request is made once in-process, with the key's `last_used_at` recent (as in the load runs):
 the service through Django's test client under CaptureQueriesContext, the floor through its WSGI
-callable and its statement counter.
+callable and its statement counter. With `--peer`, the peer (bench/peer/, its own settings) through
+Django's test client, and nothing else.
 """
 
 import io
@@ -14,7 +15,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+PEER = "--peer" in sys.argv[1:]
+os.environ["DJANGO_SETTINGS_MODULE"] = "bench.peer.settings" if PEER else "config.settings"
 
 import django  # noqa: E402
 
@@ -56,24 +58,47 @@ def _floor(method, path, raw_key, body=None):
     return floor_app.queries - before
 
 
+def _changing_patch(config: dict) -> dict:
+    """A PATCH that changes the config, as every PATCH of the load does (it flips `enabled`): the
+    service records an activity entry only for a change, one statement more."""
+    return {"enabled": not config["enabled"], "config": {"steering": "bench"}}
+
+
+def _peer_counts(base: str, write_base: str, read_key: str, write_key: str) -> dict:
+    """The peer's statements per request, in the service's format (a list of one)."""
+    response, list_sql = _service("GET", base, read_key)
+    first = response.json()["results"][0]
+    config_id = first["id"]
+    counts = {"list": [len(list_sql)], "retrieve": [len(_service("GET", f"{base}{config_id}/", read_key)[1])]}
+    patch = _changing_patch(first)
+    counts["patch"] = [len(_service("PATCH", f"{base}{config_id}/", read_key, patch)[1])]
+    response, create_sql = _service("POST", write_base, write_key, {"source_product": "github", "source_type": "issue"})
+    counts["create"] = [len(create_sql)]
+    counts["delete"] = [len(_service("DELETE", f"{write_base}{response.json()['id']}/", write_key)[1])]
+    return counts
+
+
 def main() -> None:
-    read_user, read_project, write_project = (int(arg) for arg in sys.argv[1:4])
-    write_user = int(sys.argv[4])
+    read_user, read_project, write_project, write_user = (int(arg) for arg in sys.argv[1:5])
     read_key, write_key = bench_raw_key(bench_email(read_user)), bench_raw_key(bench_email(write_user))
     base = f"/api/projects/{read_project}/signal_source_configs/"
     write_base = f"/api/projects/{write_project}/signal_source_configs/"
 
     # A first request of each kind, so last_used_at is recent and the connection is open.
     _service("GET", base, read_key), _service("GET", write_base, write_key)
+    if PEER:
+        print(orjson.dumps({"queries": _peer_counts(base, write_base, read_key, write_key)}).decode())
+        return
     _floor("GET", base, read_key)
 
     counts, plans = {}, {}
     response, list_sql = _service("GET", base, read_key)
-    config_id = response.json()["results"][0]["id"]
+    first = response.json()["results"][0]
+    config_id = first["id"]
     counts["list"] = (len(list_sql), _floor("GET", base, read_key))
     _, retrieve_sql = _service("GET", f"{base}{config_id}/", read_key)
     counts["retrieve"] = (len(retrieve_sql), _floor("GET", f"{base}{config_id}/", read_key))
-    patch = {"enabled": True, "config": {"steering": "bench"}}
+    patch = _changing_patch(first)
     counts["patch"] = (
         len(_service("PATCH", f"{base}{config_id}/", read_key, patch)[1]),
         _floor("PATCH", f"{base}{config_id}/", read_key, patch),
