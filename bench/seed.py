@@ -234,6 +234,7 @@ def seed(projects: int, *, force: bool = False) -> dict:
                         user,
                         created,
                         updated,
+                        1,
                     )
 
         _copy(
@@ -250,6 +251,7 @@ def seed(projects: int, *, force: bool = False) -> dict:
                 "created_by_id",
                 "created_at",
                 "updated_at",
+                "version",
             ],
             configs(),
             projects * len(SOURCES),
