@@ -260,7 +260,8 @@ def _create(environ, project_id, key):
     try:
         record = _sql(
             "INSERT INTO signalsource_signalsourceconfig (id, project_id, source_product, source_type, enabled,"
-            " config, status, created_by_id, created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, NULL, %s, %s, %s)"
+            " config, status, created_by_id, created_at, updated_at, version)"
+            " VALUES (%s, %s, %s, %s, %s, %s, NULL, %s, %s, %s, 1)"
             f" RETURNING {COLUMNS}",
             [
                 uuid6.uuid7(),
@@ -289,7 +290,7 @@ def _patch(environ, project_id, config_id):
     config = _config(data, row["source_product"], row["source_type"]) if "config" in data else None
     record = _sql(
         "UPDATE signalsource_signalsourceconfig SET enabled = %s, config = COALESCE(%s::jsonb, config),"
-        f" updated_at = %s WHERE id = %s RETURNING {COLUMNS}",
+        f" updated_at = %s, version = version + 1 WHERE id = %s RETURNING {COLUMNS}",
         [enabled, config, datetime.now(UTC), row["id"]],
     ).fetchone()
     return "200 OK", _row(record)
