@@ -1,12 +1,12 @@
 """The one base for views under `/api/projects/{project_id}/`: tenancy lives here and nowhere else."""
 
-import functools
-
-from django.db import connection
+from django.db.models import Exists, OuterRef
 from django.utils.functional import cached_property
 from rest_framework import exceptions, viewsets
 from rest_framework.permissions import IsAuthenticated
 
+from auth_keys.authentication import PersonalAPIKeyAuthentication
+from auth_keys.models import PersonalAPIKey
 from projects.models import OrganizationMembership, Project
 
 from .permissions import APIScopePermission, ProjectAccessPermission
@@ -14,20 +14,6 @@ from .permissions import APIScopePermission, ProjectAccessPermission
 # Largest id a bigint column holds; a larger number names no project (and must not overflow a query).
 MAX_PROJECT_ID = 2**63 - 1
 MAX_PROJECT_ID_DIGITS = len(str(MAX_PROJECT_ID))
-
-
-@functools.cache
-def _project_lookup_sql() -> str:
-    """The project, with whether the user is a member of its organization (`user_is_member`), in one
-    query: `Project.objects.annotate(user_is_member=Exists(...)).filter(pk=...)`, written by hand
-    because it runs on every request and the ORM takes about 1 ms of CPU to compile it, raw() 0.2 ms."""
-    quote = connection.ops.quote_name
-    project, membership = quote(Project._meta.db_table), quote(OrganizationMembership._meta.db_table)
-    return (
-        f"SELECT p.*, EXISTS(SELECT 1 FROM {membership} m"  # noqa: S608 -- names only, no values
-        " WHERE m.organization_id = p.organization_id AND m.user_id = %s) AS user_is_member"
-        f" FROM {project} p WHERE p.id = %s"
-    )
 
 
 class ProjectScopedViewSet(viewsets.GenericViewSet):
@@ -63,6 +49,15 @@ class ProjectScopedViewSet(viewsets.GenericViewSet):
         extra = [cls for cls in self.permission_classes if cls not in self.tenancy_permission_classes]
         return [permission() for permission in (*ProjectScopedViewSet.tenancy_permission_classes, *extra)]
 
+    def get_authenticators(self):
+        # The key's query finds the URL's project too: one round trip less on every request.
+        return [
+            authenticator(project_id=self.project_id)
+            if issubclass(authenticator, PersonalAPIKeyAuthentication)
+            else authenticator()
+            for authenticator in self.authentication_classes
+        ]
+
     def initial(self, request, *args, **kwargs):
         # A method this route does not take is a 405 (with `Allow`), whoever asks.
         # The router maps PUT and OPTIONS to actions (update, metadata) that `http_method_names`
@@ -91,9 +86,9 @@ class ProjectScopedViewSet(viewsets.GenericViewSet):
         super().check_permissions(request)
 
     @cached_property
-    def project(self) -> Project:
+    def project_id(self) -> int | None:
+        """The URL's project id, or None when it cannot name a project."""
         raw_id = str(self.kwargs.get("project_id", ""))
-        project = None
         # The length check comes first: int() refuses strings of more than 4300 digits with a ValueError.
         if (
             raw_id.isascii()
@@ -101,7 +96,24 @@ class ProjectScopedViewSet(viewsets.GenericViewSet):
             and len(raw_id) <= MAX_PROJECT_ID_DIGITS
             and 0 < int(raw_id) <= MAX_PROJECT_ID
         ):
-            project = next(iter(Project.objects.raw(_project_lookup_sql(), [self.request.user.pk, int(raw_id)])), None)
+            return int(raw_id)
+        return None
+
+    @cached_property
+    def project(self) -> Project:
+        """The URL's project, annotated with whether the user is a member of its organization."""
+        project = None
+        if self.project_id is not None:
+            api_key = self.request.auth
+            if isinstance(api_key, PersonalAPIKey) and hasattr(api_key, "requested_project"):
+                project = api_key.requested_project  # found by the key's own query
+            else:  # authenticated some other way
+                memberships = OrganizationMembership.objects.filter(
+                    organization=OuterRef("organization_id"), user=self.request.user.pk
+                )
+                project = (
+                    Project.objects.annotate(user_is_member=Exists(memberships)).filter(pk=self.project_id).first()
+                )
         if project is None:
             raise exceptions.NotFound("Project not found.")
         return project

@@ -1,8 +1,11 @@
 """The tenancy base cannot be weakened by a subclass: whatever permissions, queryset or narrowing a
 view declares, another organisation's project stays 403 and another project's config stays 404."""
 
+import base64
+
 import pytest
 from rest_framework import mixins
+from rest_framework.authentication import BasicAuthentication
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.test import APIRequestFactory
@@ -121,3 +124,25 @@ def test_a_subclass_may_add_permissions_of_its_own(tenant):
 
     assert response.status_code == 403, response.data
     assert response.data["detail"] == "Closed for maintenance."
+
+
+class PasswordViewSet(LooseViewSet):
+    """Authenticated without a key: the project is then not found by the key's query but by its own."""
+
+    authentication_classes = [BasicAuthentication]
+
+
+def test_without_a_key_the_project_is_still_resolved_before_the_scope_is_refused(tenant, other_tenant):
+    tenant.user.set_password("a long enough password")
+    tenant.user.save()
+    credentials = base64.b64encode(f"{tenant.user.username}:a long enough password".encode()).decode()
+
+    def password_call(project_id):
+        request = factory.get("/", HTTP_AUTHORIZATION=f"Basic {credentials}")
+        return PasswordViewSet.as_view({"get": "list"})(request, project_id=str(project_id))
+
+    assert password_call(other_tenant.project.id + 1000).status_code == 404
+    for project in (tenant.project, other_tenant.project):  # found, then refused: a password has no scopes
+        response = password_call(project.id)
+        assert response.status_code == 403, response.data
+        assert response.data["detail"] == "API key missing required scope 'task:read'"

@@ -1,0 +1,170 @@
+"""Where a request's CPU goes, in process: `.venv/bin/python bench/profile_requests.py [--top 15]`.
+
+Calls the service's WSGI application directly, as a server worker does (no server, no HTTP client),
+with production settings (DEBUG off, rate limits in Redis) against the benchmark's seeded PostgreSQL
+(bench/seed.py seeds it; `make bench` does too). For each scenario it prints the CPU time per request
+(the process's user + system time over the timed calls) and cProfile's top entries by own CPU time
+over a second, profiled pass (profiling inflates the times; the shares are what it is for).
+
+The keys rotate over many projects, as in the benchmark's loads, so that no key reaches its rate
+limit. Each key's `last_used_at` is recent before timing (the hourly write is not what is measured).
+"""
+
+import argparse
+import cProfile
+import io
+import os
+import pstats
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+
+import seed  # noqa: E402
+
+PROJECTS = 100_000  # the seeded scale profiled (bench/seed.py's default)
+os.environ.setdefault("DATABASE_URL", seed.database_url(PROJECTS))
+os.environ.setdefault("REDIS_URL", os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11"))
+os.environ.setdefault("SECRET_KEY", "bench-profile")
+os.environ.update(DEBUG="0", ALLOWED_HOSTS="127.0.0.1", LOG_LEVEL="WARNING")
+os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
+
+import django  # noqa: E402
+
+django.setup()
+
+import orjson  # noqa: E402
+from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from auth_keys.models import PersonalAPIKey  # noqa: E402
+
+SCENARIOS = ("list", "retrieve", "patch")
+TARGETS = 200
+
+
+def targets() -> tuple[list[tuple[int, str, str]], list[tuple[int, str, str]]]:
+    """(project, raw key, a config id) for reads, and the same in the write projects (one config each,
+    created here when missing)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT p.id, p.organization_id, MIN(c.id::text) FROM projects_project p"
+            " JOIN signalsource_signalsourceconfig c ON c.project_id = p.id"
+            " WHERE (p.id - 1) %% %s = (p.organization_id * 7) %% %s GROUP BY p.id ORDER BY p.id LIMIT %s",
+            [seed.PROJECTS_PER_ORG, seed.PROJECTS_PER_ORG, TARGETS],
+        )
+        reads = [(p, seed.bench_raw_key(seed.bench_email(o)), c) for p, o, c in cursor.fetchall()]
+        # The write projects are the seeded ones' successors, empty until the benchmark writes.
+        cursor.execute(
+            "SELECT id, organization_id FROM projects_project WHERE id > %s ORDER BY id LIMIT %s",
+            [PROJECTS, TARGETS],
+        )
+        write_projects = cursor.fetchall()
+    writes = []
+    for project, organization in write_projects:
+        raw_key = seed.bench_raw_key(seed.bench_email(organization))
+        body = {"source_product": "github", "source_type": "issue"}
+        status, listed = call("GET", f"/api/projects/{project}/signal_source_configs/", raw_key)
+        assert status == 200, listed
+        if listed["results"]:
+            writes.append((project, raw_key, listed["results"][0]["id"]))
+            continue
+        status, created = call("POST", f"/api/projects/{project}/signal_source_configs/", raw_key, body)
+        assert status == 201, created
+        writes.append((project, raw_key, created["id"]))
+    PersonalAPIKey.objects.update(last_used_at=timezone.now())
+    return reads, writes
+
+
+application = WSGIHandler()
+
+
+def call(method: str, path: str, raw_key: str, body: dict | None = None) -> tuple[int, dict]:
+    raw_body = orjson.dumps(body) if body is not None else b""
+    environ = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8000",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_HOST": "127.0.0.1",
+        "HTTP_AUTHORIZATION": f"Bearer {raw_key}",
+        "CONTENT_TYPE": "application/json",
+        "CONTENT_LENGTH": str(len(raw_body)),
+        "wsgi.input": io.BytesIO(raw_body),
+        "wsgi.url_scheme": "http",
+        "wsgi.errors": sys.stderr,
+    }
+    statuses = []
+    response = application(environ, lambda status, headers, exc_info=None: statuses.append(status))
+    content = b"".join(response)
+    response.close()
+    return int(statuses[0].split()[0]), orjson.loads(content) if content else {}
+
+
+def requests_of(scenario: str, reads, writes):
+    """An endless cycle of (method, path, key, body) for the scenario."""
+    i = 0
+    while True:
+        if scenario == "list":
+            project, raw_key, _ = reads[i % len(reads)]
+            yield "GET", f"/api/projects/{project}/signal_source_configs/", raw_key, None
+        elif scenario == "retrieve":
+            project, raw_key, config_id = reads[i % len(reads)]
+            yield "GET", f"/api/projects/{project}/signal_source_configs/{config_id}/", raw_key, None
+        else:  # patch: every request changes the config, as the benchmark's do
+            project, raw_key, config_id = writes[i % len(writes)]
+            body = {"enabled": bool(i // len(writes) % 2)}
+            yield "PATCH", f"/api/projects/{project}/signal_source_configs/{config_id}/", raw_key, body
+        i += 1
+
+
+def run(scenario: str, count: int, reads, writes, profile: cProfile.Profile | None = None) -> float:
+    """CPU seconds per request over `count` requests."""
+    requests = requests_of(scenario, reads, writes)
+    for _ in range(min(count, 200)):  # warm-up: connections, caches, imports
+        call(*next(requests))
+    started = time.process_time()
+    if profile:
+        profile.enable()
+    for _ in range(count):
+        status, body = call(*next(requests))
+        assert status == 200, (scenario, status, body)
+    if profile:
+        profile.disable()
+    return (time.process_time() - started) / count
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=2000, help="requests per scenario and pass")
+    parser.add_argument("--top", type=int, default=15, help="profile entries to print per scenario")
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    parser.add_argument("--sort", default="tottime", choices=["tottime", "cumulative"], help="own or cumulative time")
+    args = parser.parse_args()
+    reads, writes = targets()
+    try:
+        for scenario in args.scenarios.split(","):
+            profile_scenario(scenario, args, reads, writes)
+    finally:  # the write projects are left empty, as the benchmark expects them
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM signalsource_signalsourceconfig WHERE project_id > %s", [PROJECTS])
+
+
+def profile_scenario(scenario: str, args, reads, writes) -> None:
+    cpu = run(scenario, args.requests, reads, writes)
+    profile = cProfile.Profile(time.process_time)  # CPU time: waiting for PostgreSQL is not the app's cost
+    run(scenario, args.requests, reads, writes, profile)
+    print(f"\n== {scenario}: {cpu * 1000:.2f} ms CPU per request (in process, {args.requests} requests)")
+    out = io.StringIO()
+    pstats.Stats(profile, stream=out).sort_stats(args.sort).print_stats(args.top)
+    print("   ncalls" + out.getvalue().split("   ncalls", 1)[-1].rstrip())  # the table, not pstats' header
+
+
+if __name__ == "__main__":
+    main()
