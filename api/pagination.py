@@ -37,14 +37,22 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
         return _without_secrets(super().get_previous_link())
 
     def paginate_queryset(self, queryset, request, view=None):
+        def fetch_page(offset, limit):
+            return list(queryset.annotate(total_count=Window(Count("pk")))[offset : offset + limit])
+
+        return self.paginate_with(fetch_page, request, count=queryset.count)
+
+    def paginate_with(self, fetch_page, request, *, count):
+        """The page `fetch_page(offset, limit)` returns: its rows, each annotated with the
+        `total_count` of the whole list. `count()` counts the list when the page is empty."""
         self.request = request
         self.limit = self.get_limit(request)
         self.offset = self.get_offset(request)
-        rows = list(queryset.annotate(_total_count=Window(Count("pk")))[self.offset : self.offset + self.limit])
+        rows = fetch_page(self.offset, self.limit)
         if rows:
-            self.count = rows[0]._total_count
+            self.count = rows[0].total_count
         else:
-            self.count = queryset.count() if self.offset else 0
+            self.count = count() if self.offset else 0
         return rows
 
     def get_schema_operation_parameters(self, view):

@@ -15,7 +15,7 @@ from api.parsers import MergePatchMixin, is_merge_patch
 from api.schema_headers import HeadersAutoSchema
 from api.viewsets import ProjectScopedViewSet
 
-from . import activity, services
+from . import activity, selectors, services
 from .filters import SignalSourceConfigFilter
 from .models import SignalSourceConfig
 from .serializers import SignalSourceConfigSerializer, SignalsSourceConfigSerializer
@@ -35,9 +35,11 @@ class SignalSourceConfigViewSet(
     ProjectScopedViewSet,
 ):
     scope_object = "task"
-    queryset = SignalSourceConfig.objects.order_by("-updated_at", "id")
+    queryset = SignalSourceConfig.objects.order_by(*selectors.LIST_ORDER)
     serializer_class = SignalSourceConfigSerializer
     filterset_class = SignalSourceConfigFilter
+    project_object_selector = selectors.project_config
+    project_page_selector = selectors.project_configs_page
     http_method_names = ["get", "post", "patch", "delete", "head"]
     schema = HeadersAutoSchema()
 
