@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
+from common.sql import Columns
 from projects.models import OrganizationMembership, Project
 
 from . import keys
@@ -18,34 +19,12 @@ from .models import PersonalAPIKey
 LAST_USED_RESOLUTION = timedelta(hours=1)
 
 
-class _Selected:
-    """One model's concrete columns in a hand-written SELECT, and the instance built from a row's
-    values for them, converted as the ORM converts them (JSON, datetimes on SQLite, ...)."""
-
-    def __init__(self, model, alias: str):
-        fields = model._meta.concrete_fields
-        self.model, self.attnames = model, [field.attname for field in fields]
-        self.sql = ", ".join(f"{alias}.{connection.ops.quote_name(field.column)}" for field in fields)
-        columns = [field.get_col(alias) for field in fields]
-        self.converters = [
-            (i, column, connection.ops.get_db_converters(column) + column.get_db_converters(connection))
-            for i, column in enumerate(columns)
-        ]
-        self.converters = [(i, column, found) for i, column, found in self.converters if found]
-
-    def build(self, values: list):
-        for i, column, converters in self.converters:
-            for convert in converters:
-                values[i] = convert(values[i], column, connection)
-        return self.model.from_db(connection.alias, self.attnames, values)
-
-
 @functools.cache
-def _lookup(with_project: bool) -> tuple[str, _Selected, _Selected, _Selected | None]:
+def _lookup(with_project: bool) -> tuple[str, Columns, Columns, Columns | None]:
     """SQL for the key (by digest) with its whole user and, `with_project`, the project of that id
     (or NULLs) with whether the user is a member of its organization (`user_is_member`)."""
     quote = connection.ops.quote_name
-    key, user = _Selected(PersonalAPIKey, "k"), _Selected(get_user_model(), "u")
+    key, user = Columns(PersonalAPIKey, "k"), Columns(get_user_model(), "u")
     user_meta = get_user_model()._meta
     select = f"SELECT {key.sql}, {user.sql}"
     tables = (
@@ -54,7 +33,7 @@ def _lookup(with_project: bool) -> tuple[str, _Selected, _Selected, _Selected | 
     )
     project = None
     if with_project:
-        project = _Selected(Project, "p")
+        project = Columns(Project, "p")
         membership = quote(OrganizationMembership._meta.db_table)
         select += (
             f", {project.sql}, EXISTS(SELECT 1 FROM {membership} m"  # noqa: S608 -- names only
@@ -68,9 +47,9 @@ def _find_key(digest: str, project_id: int | None) -> PersonalAPIKey | None:
     """The key with its user and, when `project_id` is given, `requested_project` (see
     `PersonalAPIKeyAuthentication`), in one query.
 
-    Hand-written SQL on a cursor because it runs on every request: the ORM's
-    `select_related("user").filter(digest=...)` and a second query for the project cost about
-    0.8 + 1 ms of CPU to compile and one more round trip; this costs about 0.2 ms.
+    Hand-written SQL (`common.sql`) because it runs on every request: the ORM's
+    `select_related("user").get(digest=...)` and a second query for the project with its membership
+    cost 1.2 ms of CPU and one more round trip; this costs 0.18 ms (`bench/profile_requests.py --reads`).
     """
     sql, key, user, project = _lookup(project_id is not None)
     with connection.cursor() as cursor:
@@ -78,13 +57,13 @@ def _find_key(digest: str, project_id: int | None) -> PersonalAPIKey | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    key_end, user_end = len(key.attnames), len(key.attnames) + len(user.attnames)
-    api_key = key.build(list(row[:key_end]))
-    api_key.user = user.build(list(row[key_end:user_end]))
+    key_end, user_end = len(key), len(key) + len(user)
+    api_key = key.build(row[:key_end])
+    api_key.user = user.build(row[key_end:user_end])
     if project:
         found = None
         if row[user_end] is not None:  # the project's id: NULL when the project does not exist
-            found = project.build(list(row[user_end:-1]))
+            found = project.build(row[user_end:-1])
             found.user_is_member = bool(row[-1])
         api_key.requested_project = found
     return api_key

@@ -43,6 +43,7 @@ from django.utils import timezone  # noqa: E402
 from auth_keys.models import PersonalAPIKey  # noqa: E402
 
 SCENARIOS = ("list", "retrieve", "patch")
+COMPARE_CALLS = 3000
 TARGETS = 200
 
 
@@ -140,17 +141,67 @@ def run(scenario: str, count: int, reads, writes, profile: cProfile.Profile | No
     return (time.process_time() - started) / count
 
 
+def compare_reads(reads) -> None:
+    """The hand-written reads against the ORM queries they stand in for, side by side: CPU per call."""
+    from django.db.models import Count, Exists, OuterRef, Window
+
+    from auth_keys import keys
+    from auth_keys.authentication import _find_key
+    from projects.models import OrganizationMembership, Project
+    from signalsource import selectors
+    from signalsource.models import SignalSourceConfig
+
+    project_id, raw_key, config_id = reads[0]
+    digest = keys.digest(raw_key)
+
+    def orm_key_and_project():
+        api_key = PersonalAPIKey.objects.select_related("user").get(digest=digest)
+        members = OrganizationMembership.objects.filter(organization=OuterRef("organization_id"), user=api_key.user_id)
+        return api_key, Project.objects.annotate(user_is_member=Exists(members)).get(pk=project_id)
+
+    pairs = {
+        "key, user and project": (orm_key_and_project, lambda: _find_key(digest, project_id)),
+        "one config": (
+            lambda: SignalSourceConfig.objects.filter(project_id=project_id, pk=config_id).first(),
+            lambda: selectors.project_config(project_id=project_id, pk=config_id),
+        ),
+        "a list page": (
+            lambda: list(
+                SignalSourceConfig.objects.filter(project_id=project_id)
+                .order_by(*selectors.LIST_ORDER)
+                .annotate(total_count=Window(Count("pk")))[0:100]
+            ),
+            lambda: selectors.project_configs_page(project_id=project_id, offset=0, limit=100),
+        ),
+    }
+    print(f"\n== reads: CPU per call, the ORM's query against the hand-written one ({COMPARE_CALLS} calls each)")
+    for name, (orm, by_hand) in pairs.items():
+        timings = []
+        for read in (orm, by_hand):
+            for _ in range(200):
+                read()
+            started = time.process_time()
+            for _ in range(COMPARE_CALLS):
+                read()
+            timings.append((time.process_time() - started) / COMPARE_CALLS * 1e6)
+        orm_us, by_hand_us = timings
+        print(f"  {name:22} ORM {orm_us:5.0f} us   by hand {by_hand_us:5.0f} us   saves {orm_us - by_hand_us:4.0f} us")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=2000, help="requests per scenario and pass")
     parser.add_argument("--top", type=int, default=15, help="profile entries to print per scenario")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--sort", default="tottime", choices=["tottime", "cumulative"], help="own or cumulative time")
+    parser.add_argument("--reads", action="store_true", help="also compare the hand-written reads with the ORM's")
     args = parser.parse_args()
     reads, writes = targets()
     try:
         for scenario in args.scenarios.split(","):
             profile_scenario(scenario, args, reads, writes)
+        if args.reads:
+            compare_reads(reads)
     finally:  # the write projects are left empty, as the benchmark expects them
         with connection.cursor() as cursor:
             cursor.execute("DELETE FROM signalsource_signalsourceconfig WHERE project_id > %s", [PROJECTS])

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     # Ours, lowest layer first: each app imports only from the ones above it.
+    "common",
     "projects",
     "auth_keys",
     "api",
