@@ -24,7 +24,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 import seed  # noqa: E402
 
-PROJECTS = 100_000  # the seeded scale profiled (bench/seed.py's default)
+PROJECTS = int(os.environ.get("PROFILE_PROJECTS", 100_000))  # the seeded scale profiled (bench/seed.py)
 os.environ.setdefault("DATABASE_URL", seed.database_url(PROJECTS))
 os.environ.setdefault("REDIS_URL", os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11"))
 os.environ.setdefault("SECRET_KEY", "bench-profile")
@@ -125,12 +125,12 @@ def requests_of(scenario: str, reads, writes):
         i += 1
 
 
-def run(scenario: str, count: int, reads, writes, profile: cProfile.Profile | None = None) -> float:
-    """CPU seconds per request over `count` requests."""
+def run(scenario: str, count: int, reads, writes, profile: cProfile.Profile | None = None) -> tuple[float, float]:
+    """CPU and wall-clock seconds per request over `count` requests."""
     requests = requests_of(scenario, reads, writes)
     for _ in range(min(count, 200)):  # warm-up: connections, caches, imports
         call(*next(requests))
-    started = time.process_time()
+    started, wall_started = time.process_time(), time.perf_counter()
     if profile:
         profile.enable()
     for _ in range(count):
@@ -138,7 +138,7 @@ def run(scenario: str, count: int, reads, writes, profile: cProfile.Profile | No
         assert status == 200, (scenario, status, body)
     if profile:
         profile.disable()
-    return (time.process_time() - started) / count
+    return (time.process_time() - started) / count, (time.perf_counter() - wall_started) / count
 
 
 def compare_reads(reads) -> None:
@@ -208,10 +208,10 @@ def main() -> None:
 
 
 def profile_scenario(scenario: str, args, reads, writes) -> None:
-    cpu = run(scenario, args.requests, reads, writes)
+    cpu, wall = run(scenario, args.requests, reads, writes)
     profile = cProfile.Profile(time.process_time)  # CPU time: waiting for PostgreSQL is not the app's cost
     run(scenario, args.requests, reads, writes, profile)
-    print(f"\n== {scenario}: {cpu * 1000:.2f} ms CPU per request (in process, {args.requests} requests)")
+    print(f"\n== {scenario}: {cpu * 1000:.2f} ms CPU, {wall * 1000:.2f} ms wall per request ({args.requests} requests)")
     out = io.StringIO()
     pstats.Stats(profile, stream=out).sort_stats(args.sort).print_stats(args.top)
     print("   ncalls" + out.getvalue().split("   ncalls", 1)[-1].rstrip())  # the table, not pstats' header
