@@ -50,6 +50,7 @@ BENCH = ROOT / "bench"
 RESULTS = BENCH / "results"
 HOST = "127.0.0.1"  # the only address this benchmark ever targets
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", f"redis://{HOST}:6379/11")
+SMALL_REDIS_URL = os.environ.get("BENCH_SMALL_REDIS_URL", f"redis://{HOST}:6379/12")
 SCENARIOS = ["list", "retrieve", "create_delete", "patch"]
 APPS = {
     "service": "config.wsgi:application",
@@ -331,14 +332,20 @@ def make_targets(database_url: str, projects: int, name: str) -> tuple[Path, Pat
 
 
 def small_scale_limits(cfg: Settings) -> dict:
-    """Rate limits for the small scale's server: the service's defaults (config/settings.py) raised
-    as many times as each of its keys carries the large scale's traffic. It has one key per
-    PROJECTS_PER_ORG projects (20 at 200 projects, against the large scale's 1,000), so with the
-    defaults most of its requests were cheap 429s, and its latency looked better than it is."""
+    """The small scale's server counts its rate limits in a Redis database of its own (its keys have
+    the ids of some of the large scale's, whose windows they would fill), with the service's
+    defaults (config/settings.py) raised as many times as each of its keys carries the large scale's
+    traffic: it has one key per PROJECTS_PER_ORG projects (20 at 200 projects, against the large
+    scale's 1,000). Without both, most small-scale requests were cheap 429s (so its latency looked
+    better than it is) and some large-scale keys were limited."""
     large_keys = min(READ_TARGETS, cfg.projects // seed.PROJECTS_PER_ORG)
     small_keys = max(1, min(READ_TARGETS, cfg.small_projects // seed.PROJECTS_PER_ORG))
     factor = -(-large_keys // small_keys)
-    return {"RATE_LIMIT_BURST": f"{480 * factor}/minute", "RATE_LIMIT_SUSTAINED": f"{4800 * factor}/hour"}
+    return {
+        "REDIS_URL": SMALL_REDIS_URL,
+        "RATE_LIMIT_BURST": f"{480 * factor}/minute",
+        "RATE_LIMIT_SUSTAINED": f"{4800 * factor}/hour",
+    }
 
 
 def clear_write_projects(database_url: str, projects: int) -> None:
@@ -487,7 +494,8 @@ def main() -> None:
     for result in (large, small):
         how = "reused" if result["reused"] else f"seeded in {result['seconds']:.1f} s"
         print(f"  {result['url'].rsplit('/', 1)[1]}: {result['rows']:,} configs, {how}")
-    redis.Redis.from_url(REDIS_URL).flushdb()  # the benchmark's own Redis database: fresh rate-limit windows
+    for url in (REDIS_URL, SMALL_REDIS_URL):  # the benchmark's own Redis databases: fresh rate-limit windows
+        redis.Redis.from_url(url).flushdb()
     read_targets, write_targets, probe_ids = make_targets(large["url"], cfg.projects, "large")
     small_read_targets, _, _ = make_targets(small["url"], cfg.small_projects, "small")
     clear_write_projects(large["url"], cfg.projects)
