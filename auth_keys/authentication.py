@@ -49,7 +49,7 @@ def _find_key(digest: str, project_id: int | None) -> PersonalAPIKey | None:
 
     Hand-written SQL (`common.sql`) because it runs on every request: the ORM's
     `select_related("user").get(digest=...)` and a second query for the project with its membership
-    cost 1.2 ms of CPU and one more round trip; this costs 0.18 ms (`bench/profile_requests.py --reads`).
+    cost 1.2-1.3 ms of CPU and one more round trip; this costs 0.2 ms (`bench/profile_requests.py --reads`).
     """
     sql, key, user, project = _lookup(project_id is not None)
     with connection.cursor() as cursor:

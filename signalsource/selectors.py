@@ -35,8 +35,8 @@ def project_config(*, project_id: int, pk) -> SignalSourceConfig | None:
     """The project's config with this id; None when there is none, or `pk` is no id at all.
 
     `SignalSourceConfig.objects.filter(project_id=..., pk=...).first()`, which every retrieve, PATCH,
-    PUT and DELETE runs: 0.14 ms of CPU by hand against the ORM's 0.51 ms, which was a quarter of a
-    retrieve's (`bench/profile_requests.py --reads`).
+    PUT and DELETE runs: 0.14 ms of CPU by hand against the ORM's 0.5-0.7 ms, which was a quarter of
+    a retrieve's (`bench/profile_requests.py --reads`).
     """
     pk_field = SignalSourceConfig._meta.pk
     try:
@@ -64,8 +64,8 @@ def _page_query() -> tuple[str, Columns]:
 
 def project_configs_page(*, project_id: int, offset: int, limit: int) -> list[SignalSourceConfig]:
     """One page of the project's configs in `LIST_ORDER`, each with the `total_count` of the list:
-    the query `api.pagination` makes of the list's queryset. 0.21 ms of CPU by hand against the
-    ORM's 0.67 ms, which was a quarter of a list's (`bench/profile_requests.py --reads`)."""
+    the query `api.pagination` makes of the list's queryset. 0.2 ms of CPU by hand against the
+    ORM's 0.66 ms, which was a quarter of a list's (`bench/profile_requests.py --reads`)."""
     sql, columns = _page_query()
     with connection.cursor() as cursor:
         cursor.execute(sql, [project_id, limit, offset])
