@@ -6,7 +6,7 @@ in the caller's transaction and a failure fails the change: the log is the relia
 changes, so a change without its record must not happen (and a rolled-back change leaves none).
 """
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from api.request_id import request_id_var
 
@@ -60,6 +60,12 @@ class Detail:
     trigger: dict | None = None
     context: dict | None = None
 
+    def as_json(self) -> dict:
+        """The record's `detail`: `dataclasses.asdict`, shallow. asdict deep-copies every value, which
+        took 6 % of a create's and a delete's CPU; the values are fresh and only serialized."""
+        changes = None if self.changes is None else [dict(vars(change)) for change in self.changes]
+        return {**vars(self), "changes": changes}
+
 
 def flatten(values: dict, expand: tuple[str, ...] = ()) -> dict:
     """A snapshot's fields, with each field named in `expand` (a JSON object) split into one entry
@@ -101,7 +107,7 @@ def log_activity(
         activity=activity,
         scope=scope,
         item_id=None if item_id is None else str(item_id),
-        detail=asdict(detail),
+        detail=detail.as_json(),
     )
 
 

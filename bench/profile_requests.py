@@ -42,7 +42,7 @@ from django.utils import timezone  # noqa: E402
 
 from auth_keys.models import PersonalAPIKey  # noqa: E402
 
-SCENARIOS = ("list", "retrieve", "patch")
+SCENARIOS = ("list", "retrieve", "patch", "create_delete")
 COMPARE_CALLS = 3000
 TARGETS = 200
 
@@ -109,7 +109,8 @@ def call(method: str, path: str, raw_key: str, body: dict | None = None) -> tupl
 
 
 def requests_of(scenario: str, reads, writes):
-    """An endless cycle of (method, path, key, body) for the scenario."""
+    """An endless cycle of (method, path, key, body) for the scenario; each is sent the body of
+    the previous answer."""
     i = 0
     while True:
         if scenario == "list":
@@ -118,24 +119,37 @@ def requests_of(scenario: str, reads, writes):
         elif scenario == "retrieve":
             project, raw_key, config_id = reads[i % len(reads)]
             yield "GET", f"/api/projects/{project}/signal_source_configs/{config_id}/", raw_key, None
-        else:  # patch: every request changes the config, as the benchmark's do
+        elif scenario == "patch":  # every request changes the config, as the benchmark's do
             project, raw_key, config_id = writes[i % len(writes)]
             body = {"enabled": bool(i // len(writes) % 2)}
             yield "PATCH", f"/api/projects/{project}/signal_source_configs/{config_id}/", raw_key, body
+        else:  # create_delete: a create, then the delete of what it made (two requests)
+            project, raw_key, _ = writes[i % len(writes)]
+            url = f"/api/projects/{project}/signal_source_configs/"
+            created = yield "POST", url, raw_key, {"source_product": "linear", "source_type": "issue", "config": {}}
+            yield "DELETE", f"{url}{created['id']}/", raw_key, None
         i += 1
 
 
 def run(scenario: str, count: int, reads, writes, profile: cProfile.Profile | None = None) -> tuple[float, float]:
     """CPU and wall-clock seconds per request over `count` requests."""
     requests = requests_of(scenario, reads, writes)
+    request = next(requests)
+    count += count % 2  # whole create-then-delete pairs: nothing is left behind to collide with
+
+    def answer_one():
+        nonlocal request
+        status, body = call(*request)
+        assert status < 300, (scenario, request, status, body)
+        request = requests.send(body)
+
     for _ in range(min(count, 200)):  # warm-up: connections, caches, imports
-        call(*next(requests))
+        answer_one()
     started, wall_started = time.process_time(), time.perf_counter()
     if profile:
         profile.enable()
     for _ in range(count):
-        status, body = call(*next(requests))
-        assert status == 200, (scenario, status, body)
+        answer_one()
     if profile:
         profile.disable()
     return (time.process_time() - started) / count, (time.perf_counter() - wall_started) / count

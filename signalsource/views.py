@@ -13,7 +13,7 @@ from api.conditional import ConditionalRequestsMixin
 from api.idempotency import IdempotentCreateMixin
 from api.parsers import MergePatchMixin, is_merge_patch
 from api.schema_headers import HeadersAutoSchema
-from api.viewsets import ProjectScopedViewSet
+from api.viewsets import ProjectListModelMixin, ProjectScopedViewSet
 
 from . import activity, selectors, services
 from .filters import SignalSourceConfigFilter
@@ -27,7 +27,7 @@ class SignalSourceConfigViewSet(
     IdempotentCreateMixin,  # Idempotency-Key on create
     ConditionalRequestsMixin,  # ETag, If-Match, If-None-Match (PATCH, PUT, DELETE, retrieve)
     MergePatchMixin,  # PATCH with application/merge-patch+json
-    mixins.ListModelMixin,
+    ProjectListModelMixin,  # DRF's list, by the page selector where nothing narrows it
     mixins.CreateModelMixin,
     mixins.RetrieveModelMixin,
     mixins.UpdateModelMixin,

@@ -1,12 +1,13 @@
 """Every writer records every kind of change, in the change's own transaction (issue 16)."""
 
 import json
+from dataclasses import asdict
 
 import pytest
 from django.db import IntegrityError, transaction
 
 from activity_log.models import ActivityLog
-from activity_log.services import Actor
+from activity_log.services import Actor, Change, Detail
 from signalsource import services
 from signalsource.models import SignalSourceConfig
 from tests.helpers import admin_url, configs_url, make_config, run
@@ -255,3 +256,19 @@ def test_a_put_through_the_shared_update_path_is_recorded(tenant, monkeypatch):
         change("enabled", "changed", True, False),
         change("config.steering", "changed", "a", "b"),
     }
+
+
+def test_a_details_stored_form_is_dataclasses_asdict():
+    detail = Detail(
+        name="GitHub issues",
+        type="signal_source_config",
+        changes=[
+            Change(type="SignalSourceConfig", action="changed", field="config", before={"a": [1, {"b": 2}]}, after={}),
+            Change(type="SignalSourceConfig", action="created", field="enabled", after=True),
+        ],
+        context={"source_product": "github"},
+    )
+
+    assert detail.as_json() == asdict(detail)
+    assert list(detail.as_json()) == list(asdict(detail))
+    assert Detail().as_json() == asdict(Detail())
