@@ -208,11 +208,11 @@ class LiveService:
 
 
 @contextlib.contextmanager
-def live_service(tmp_dir: Path, **env):
-    """Yields a LiveService. Its database is new: a SQLite file in `tmp_dir`, or, when this run is on
-    PostgreSQL, a database created for it and dropped afterwards. (The server is another process, so
-    it cannot see pytest-django's test database, which on SQLite lives in memory.) It is set up with
-    the same management commands an operator uses."""
+def live_database(tmp_dir: Path):
+    """Yields a LiveService without a server yet (`base_url` empty). Its database is new: a SQLite file
+    in `tmp_dir`, or, when this run is on PostgreSQL, a database created for it and dropped afterwards.
+    (A server is another process, so it cannot see pytest-django's test database, which on SQLite
+    lives in memory.) It is set up with the same management commands an operator uses."""
     with throwaway_database(tmp_dir) as database_url:
         environment = {k: v for k, v in os.environ.items() if k != "TEST_DATABASE_NAME"}
         environment.update(DATABASE_URL=database_url, SECRET_KEY="test-" + "s" * 60, DEBUG="0")
@@ -221,9 +221,15 @@ def live_service(tmp_dir: Path, **env):
         service.manage("createcachetable")
         service.project_id = int(service.manage("create_project", "Live project", "--member", "live@example.com"))
         service.raw_key = service.manage("create_api_key", "live@example.com", "--scopes", "task:read,task:write")
-        with served(database_url, workers=2, **env) as (base_url, _):
-            service.base_url = base_url
-            yield service
+        yield service
+
+
+@contextlib.contextmanager
+def live_service(tmp_dir: Path, **env):
+    """Yields a LiveService on a database of its own (`live_database`), served by two workers."""
+    with live_database(tmp_dir) as service, served(service.env["DATABASE_URL"], workers=2, **env) as (base_url, _):
+        service.base_url = base_url
+        yield service
 
 
 @contextlib.contextmanager

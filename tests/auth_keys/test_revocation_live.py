@@ -2,29 +2,23 @@
 
 The key, its user and the URL's project are read in one query on every request (issue 17), and
 nothing about them is cached between requests: two servers on one database prove it, each warmed up
-with the key first, then asked again right after the change made through the other or the database.
+with the key first, then asked again right after a management command or the database changed it.
 """
 
-import os
 import sqlite3
-import subprocess
-import sys
 
 import psycopg
 import pytest
 
-from tests.live_server import ROOT, call, served, throwaway_database
+from auth_keys import keys
+from tests.live_server import call, live_database, served
 
 pytestmark = pytest.mark.live_server_process
 
 
-def _manage(env: dict, *args: str) -> str:
-    return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True
-    ).stdout.strip()
-
-
-def _execute(database_url: str, sql: str) -> None:
+def _execute(service, sql: str) -> None:
+    """Runs `sql` on the servers' database, as a change made outside them."""
+    database_url = service.env["DATABASE_URL"]
     if database_url.startswith("sqlite"):
         with sqlite3.connect(database_url.removeprefix("sqlite:///")) as db:
             db.execute(sql)
@@ -34,80 +28,62 @@ def _execute(database_url: str, sql: str) -> None:
 
 
 @pytest.fixture
-def two_servers(tmp_path):
-    """(server A's URL, server B's URL, environment, project id, raw key) on one fresh database."""
-    with throwaway_database(tmp_path) as database_url:
-        env = {k: v for k, v in os.environ.items() if k != "TEST_DATABASE_NAME"}
-        env.update(DATABASE_URL=database_url, SECRET_KEY="test-" + "s" * 60, DEBUG="0")
-        _manage(env, "migrate", "--no-input")
-        _manage(env, "createcachetable")
-        project_id = int(_manage(env, "create_project", "Two servers", "--member", "two@example.com"))
-        raw_key = _manage(env, "create_api_key", "two@example.com", "--scopes", "task:read,task:write")
-        with served(database_url, CONN_MAX_AGE="60") as (a, _), served(database_url, CONN_MAX_AGE="60") as (b, _):
-            yield a, b, env, project_id, raw_key
+def service(tmp_path):
+    """A LiveService (`tests/live_server.py`) whose database two servers share: `service.base_urls`."""
+    with live_database(tmp_path) as service:
+        url = service.env["DATABASE_URL"]
+        with served(url, CONN_MAX_AGE="60") as (a, _), served(url, CONN_MAX_AGE="60") as (b, _):
+            service.base_urls = (a, b)
+            yield service
 
 
-def _list(base_url: str, project_id: int, raw_key: str):
-    return call(base_url, "GET", f"/api/projects/{project_id}/signal_source_configs/", raw_key)
-
-
-def _both_answer(status: int, two_servers) -> list[dict]:
-    a, b, _, project_id, raw_key = two_servers
-    answers = [_list(url, project_id, raw_key) for url in (a, b)]
+def _both_answer(service, status: int, detail: str | None = None) -> None:
+    """Both servers answer the project's list with `status` (and, if given, that `detail`)."""
+    path = f"/api/projects/{service.project_id}/signal_source_configs/"
+    answers = [call(url, "GET", path, service.raw_key) for url in service.base_urls]
     assert [answer[0] for answer in answers] == [status, status], answers
-    return [answer[2] for answer in answers]
+    if detail is not None:
+        assert [answer[2]["detail"] for answer in answers] == [detail, detail]
 
 
-def test_a_revoked_key_is_refused_on_the_next_request_on_every_server(two_servers):
-    _, _, env, _, raw_key = two_servers
-    _both_answer(200, two_servers)
+def test_a_revoked_key_is_refused_on_the_next_request_on_every_server(service):
+    _both_answer(service, 200)
 
-    _manage(env, "revoke_api_key", raw_key[:4] + "..." + raw_key[-4:])
+    service.manage("revoke_api_key", keys.mask(service.raw_key))
 
-    bodies = _both_answer(401, two_servers)
-    assert all(
-        body["detail"] == "Personal API key found in request Authorization header is invalid." for body in bodies
-    )
+    _both_answer(service, 401, "Personal API key found in request Authorization header is invalid.")
 
 
-def test_an_expired_key_is_refused_on_the_next_request_on_every_server(two_servers):
-    _, _, env, _, _ = two_servers
-    _both_answer(200, two_servers)
+def test_an_expired_key_is_refused_on_the_next_request_on_every_server(service):
+    _both_answer(service, 200)
 
-    _execute(env["DATABASE_URL"], "UPDATE auth_keys_personalapikey SET expires_at = '2000-01-01 00:00:00+00:00'")
+    _execute(service, "UPDATE auth_keys_personalapikey SET expires_at = '2000-01-01 00:00:00+00:00'")
 
-    bodies = _both_answer(401, two_servers)
-    assert all(
-        body["detail"] == "Personal API key found in request Authorization header has expired." for body in bodies
-    )
+    _both_answer(service, 401, "Personal API key found in request Authorization header has expired.")
 
 
-def test_a_user_removed_from_the_organization_loses_the_project_on_the_next_request(two_servers):
-    _, _, env, _, _ = two_servers
-    _both_answer(200, two_servers)
+def test_a_user_removed_from_the_organization_loses_the_project_on_the_next_request(service):
+    _both_answer(service, 200)
 
-    _execute(env["DATABASE_URL"], "DELETE FROM projects_organizationmembership")
+    _execute(service, "DELETE FROM projects_organizationmembership")
 
-    bodies = _both_answer(403, two_servers)
-    assert all(body["detail"] == "You don't have access to the project." for body in bodies)
+    _both_answer(service, 403, "You don't have access to the project.")
 
 
-def test_a_deactivated_user_is_refused_on_the_next_request(two_servers):
-    _, _, env, _, _ = two_servers
-    _both_answer(200, two_servers)
+def test_a_deactivated_user_is_refused_on_the_next_request(service):
+    _both_answer(service, 200)
 
-    _execute(env["DATABASE_URL"], "UPDATE auth_user SET is_active = false")
+    _execute(service, "UPDATE auth_user SET is_active = false")
 
-    _both_answer(401, two_servers)
+    _both_answer(service, 401)
 
 
-def test_last_used_at_is_kept(two_servers):
-    _, _, env, _, _ = two_servers
-    _execute(env["DATABASE_URL"], "UPDATE auth_keys_personalapikey SET last_used_at = NULL")
+def test_last_used_at_is_kept(service):
+    _execute(service, "UPDATE auth_keys_personalapikey SET last_used_at = NULL")
 
-    _both_answer(200, two_servers)
+    _both_answer(service, 200)
 
-    shown = _manage(
-        env, "shell", "-c", "from auth_keys.models import PersonalAPIKey as K; print(K.objects.get().last_used_at)"
+    shown = service.manage(
+        "shell", "-c", "from auth_keys.models import PersonalAPIKey as K; print(K.objects.get().last_used_at)"
     )
     assert shown != "None"
