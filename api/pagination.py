@@ -37,18 +37,18 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
         return _without_secrets(super().get_previous_link())
 
     def paginate_queryset(self, queryset, request, view=None):
-        def fetch_page(offset, limit):
+        def fetch_page(*, offset, limit):
             return list(queryset.annotate(total_count=Window(Count("pk")))[offset : offset + limit])
 
         return self.paginate_with(fetch_page, request, count=queryset.count)
 
     def paginate_with(self, fetch_page, request, *, count):
-        """The page `fetch_page(offset, limit)` returns: its rows, each annotated with the
+        """The page `fetch_page(offset=..., limit=...)` returns: its rows, each annotated with the
         `total_count` of the whole list. `count()` counts the list when the page is empty."""
         self.request = request
         self.limit = self.get_limit(request)
         self.offset = self.get_offset(request)
-        rows = fetch_page(self.offset, self.limit)
+        rows = fetch_page(offset=self.offset, limit=self.limit)
         if rows:
             self.count = rows[0].total_count
         else:

@@ -1,5 +1,7 @@
 """The one base for views under `/api/projects/{project_id}/`: tenancy lives here and nowhere else."""
 
+import functools
+
 from django.db.models import Exists, OuterRef
 from django.http import Http404
 from django.utils.functional import cached_property
@@ -163,11 +165,7 @@ class ProjectScopedViewSet(viewsets.GenericViewSet):
             or not self._nothing_narrows(allowed_params={paginator.limit_query_param, paginator.offset_query_param})
         ):
             return None
-        selector, project_id = type(self).project_page_selector, self.project.id
-
-        def fetch_page(offset, limit):
-            return selector(project_id=project_id, offset=offset, limit=limit)
-
+        fetch_page = functools.partial(type(self).project_page_selector, project_id=self.project.id)
         return paginator.paginate_with(fetch_page, self.request, count=lambda: self.get_queryset().count())
 
     def _nothing_narrows(self, allowed_params=frozenset()) -> bool:
