@@ -2,13 +2,16 @@
 `changes_between` two snapshots, in PostHog's `Detail` / `Change` shapes.
 
 Unlike PostHog, which defers the write to `on_commit` and swallows its errors, the record is written
-in the caller's transaction and a failure fails the change: the log is the reliable record of
-changes, so a change without its record must not happen (and a rolled-back change leaves none).
+together with the change (`log_activity` takes the change's own SQL) and a failure fails the change:
+the log is the reliable record of changes, so a change without its record must not happen (and a
+rolled-back change leaves none).
 """
 
+import functools
 from dataclasses import dataclass
 
 from api.request_id import request_id_var
+from common import sql
 
 from .models import ActivityLog
 
@@ -93,12 +96,26 @@ def changes_between(scope: str, before: dict | None, after: dict | None) -> list
     return changes
 
 
+@functools.cache
+def _insert() -> sql.Insert:
+    return sql.Insert(ActivityLog)
+
+
 def log_activity(
-    *, project_id: int, actor: Actor | None, scope: str, item_id, activity: str, detail: Detail
-) -> ActivityLog:
-    """Writes one record (one INSERT). Call it inside the transaction of the change it records."""
+    *,
+    project_id: int,
+    actor: Actor | None,
+    scope: str,
+    item_id,
+    activity: str,
+    detail: Detail,
+    change: tuple[str, list],
+) -> bool:
+    """Writes `change`, the SQL and parameters of the change the record is about (one row's INSERT,
+    UPDATE or DELETE; `common.sql`), and the record, both or neither: the record only if the change
+    wrote its row. True when it did."""
     actor = actor or Actor.system()
-    return ActivityLog.objects.create(
+    record = ActivityLog(
         project_id=project_id,
         user=actor.user,
         actor=actor.name,
@@ -109,6 +126,7 @@ def log_activity(
         item_id=None if item_id is None else str(item_id),
         detail=detail.as_json(),
     )
+    return bool(sql.write_then_insert(change, _insert(), record))
 
 
 def prune_batches(before, batch_size: int):

@@ -126,7 +126,8 @@ def process_tree_cpu_seconds(root_pid: int) -> float:
 class Server:
     """One app (the service, the floor or the peer) under one server (granian or gunicorn), served
     by `instances` server instances of its own, each on a port of its own (port, port + 100, ...),
-    all on the same database and Redis."""
+    all on the same database and Redis. `checkout`: the project checkout it runs from (bench/compare.py
+    runs another one beside this one)."""
 
     name: str
     app: str
@@ -136,6 +137,7 @@ class Server:
     instances: int = 1
     processes: list = field(default_factory=list)
     extra_env: dict = field(default_factory=dict)
+    checkout: Path = ROOT
 
     @property
     def label(self) -> str:
@@ -152,13 +154,19 @@ class Server:
     def _command(self, port: str) -> list[str]:
         if self.server == "granian":
             # Production's own command, and so the same server settings (api/server.py), for every app.
-            return [str(ROOT / ".venv/bin/python"), str(ROOT / "manage.py"), "serve", "--app", self.app]
+            return [
+                str(self.checkout / ".venv/bin/python"),
+                str(self.checkout / "manage.py"),
+                "serve",
+                "--app",
+                self.app,
+            ]
         # The service's gunicorn settings before granian (config/gunicorn.py until 40bbe87), without
         # its worker recycling (max_requests 10000): sync workers, cores + 1, the app loaded once
         # before forking. No control socket: the instances would all share its one default path.
         workers = os.environ.get("WEB_CONCURRENCY") or str((os.cpu_count() or 1) + 1)
         return [
-            str(ROOT / ".venv/bin/gunicorn"),
+            str(self.checkout / ".venv/bin/gunicorn"),
             self.app,
             "--bind",
             f"{HOST}:{port}",
@@ -175,7 +183,7 @@ class Server:
             "10",
             "--no-control-socket",
             "--chdir",
-            str(ROOT),
+            str(self.checkout),
         ]
 
     def _start_instance(self, index: int, url: str) -> None:
@@ -190,13 +198,13 @@ class Server:
             "HOST": HOST,
             "PORT": port,
             "ALLOWED_HOSTS": HOST,
-            "PYTHONPATH": str(ROOT),
+            "PYTHONPATH": str(self.checkout),
             **self.extra_env,
         }
         with log_path.open("wb") as log:
             process = subprocess.Popen(
                 self._command(port),
-                cwd=ROOT,
+                cwd=self.checkout,
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

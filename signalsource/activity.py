@@ -1,8 +1,9 @@
 """What the activity log records about a signal source config: its fields as a snapshot (`config`
 split by key, so a change names the keys that changed), its name, and the record itself. The
-services call `record` inside the transaction of each change."""
+services hand `record` each change's SQL, and the two are written together."""
 
 from activity_log.services import Actor, Detail, changes_between, flatten, log_activity
+from common import sql
 
 SCOPE = "SignalSourceConfig"
 # The fields a record compares; `id`, the project, the creator and the timestamps are the record's own.
@@ -16,14 +17,15 @@ def snapshot(instance, **overrides) -> dict:
     return flatten(values, expand=("config",))
 
 
-def record(instance, activity: str, actor: Actor | None, *, before=None, after=None, item_id=None) -> None:
-    """Writes the record of one change, unless it changed nothing (as PostHog skips empty updates).
-    `item_id` defaults to the instance's (a deleted instance has lost it)."""
+def record(instance, activity: str, actor: Actor | None, change, *, before=None, after=None, item_id=None) -> bool:
+    """Writes one change, `change` (its SQL: see `log_activity`), and its record, unless it changed
+    nothing (as PostHog skips empty updates). `item_id` defaults to the instance's. True when the
+    change wrote its row."""
     changes = changes_between(SCOPE, before, after)
     if not changes and activity not in (CREATED, DELETED):
-        return
+        return bool(sql.execute(change))
     product, source_type = instance.source_product, instance.source_type
-    log_activity(
+    return log_activity(
         project_id=instance.project_id,
         actor=actor,
         scope=SCOPE,
@@ -34,4 +36,5 @@ def record(instance, activity: str, actor: Actor | None, *, before=None, after=N
             changes=changes,
             context={"source_product": product, "source_type": source_type},
         ),
+        change=change,
     )

@@ -10,17 +10,21 @@ Every write moves the config's `version` by one (the API's ETag). Writes are com
 mismatch is a `VersionMismatch`; without it, a write that lost a race re-reads the row and tries
 again, so it still cannot lose a concurrent change it did not mean to overwrite (a merge patch).
 
-Each change is recorded in the activity log (`activity.record`) in the change's own transaction, on
-behalf of the `actor` its caller names (None: the system); a change that fails (a `VersionMismatch`
-included) leaves no record.
+Each change is recorded in the activity log (`activity.record`), written together with the change
+(one statement on PostgreSQL, a transaction elsewhere: `common.sql.write_then_insert`), on behalf of
+the `actor` its caller names (None: the system); a change that fails (a `VersionMismatch` included)
+leaves no record. The changes are written in hand-written SQL (`common.sql`) so that they can be.
 """
 
+import functools
+
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection
 from django.utils import timezone
 
 from activity_log.services import Actor
 from api.conditional import VersionMismatch
+from common import sql
 
 from . import activity, catalog
 from .models import ProcessingStatus, SignalSourceConfig
@@ -84,6 +88,11 @@ def validate_new_config(*, project, source_product, source_type, enabled=True, c
 CREATE_ATTEMPTS = 3
 
 
+@functools.cache
+def _config_insert() -> sql.Insert:
+    return sql.Insert(SignalSourceConfig)
+
+
 def create_config(
     *,
     project,
@@ -107,9 +116,9 @@ def create_config(
     # conflict whose row is gone by the time we look lost a race with a delete: insert again.
     for _attempt in range(CREATE_ATTEMPTS):
         try:
-            with transaction.atomic():
-                instance.save(force_insert=True)
-                activity.record(instance, activity.CREATED, actor, after=activity.snapshot(instance))
+            change = _config_insert().statement(instance)
+            activity.record(instance, activity.CREATED, actor, change, after=activity.snapshot(instance))
+            instance._state.adding, instance._state.db = False, connection.alias  # saved, as `save()` leaves it
             return instance
         except IntegrityError:
             if SignalSourceConfig.objects.filter(
@@ -174,13 +183,10 @@ def _save_at_version(
         raise VersionMismatch(f"Signal source config {instance.pk} is not at version {expected_version}.")
     before, after = activity.snapshot(instance), activity.snapshot(instance, **changes)
     fields = {**changes, "updated_at": timezone.now()} if touch else dict(changes)
-    with transaction.atomic():
-        written = SignalSourceConfig.objects.filter(pk=instance.pk, version=version).update(
-            **fields, version=version + 1
-        )
-        if written:
-            activity.record(instance, event, actor, before=before, after=after)
-    if written:
+    change = sql.update(
+        SignalSourceConfig, {**fields, "version": version + 1}, where={"id": instance.pk, "version": version}
+    )
+    if activity.record(instance, event, actor, change, before=before, after=after):
         for name, value in fields.items():
             setattr(instance, name, value)
         instance.version = version + 1
@@ -223,15 +229,13 @@ def delete_config(
     config_id, before = instance.pk, activity.snapshot(instance)
     if expected_version is not None and instance.version != expected_version:
         raise VersionMismatch(f"Signal source config {instance.pk} is not at version {expected_version}.")
-    with transaction.atomic():
-        if expected_version is None:
-            deleted, _ = instance.delete()
-        else:
-            deleted, _ = SignalSourceConfig.objects.filter(pk=instance.pk, version=expected_version).delete()
-            if not deleted:
-                raise VersionMismatch(f"Signal source config {instance.pk} is no longer at version {expected_version}.")
-        if deleted:  # not when a concurrent delete came first: that one has its record
-            activity.record(instance, activity.DELETED, actor, before=before, item_id=config_id)
+    where = {"id": config_id} if expected_version is None else {"id": config_id, "version": expected_version}
+    # No record when nothing was deleted: a concurrent delete came first, and that one has its record.
+    deleted = activity.record(
+        instance, activity.DELETED, actor, sql.delete(SignalSourceConfig, where=where), before=before, item_id=config_id
+    )
+    if not deleted and expected_version is not None:
+        raise VersionMismatch(f"Signal source config {instance.pk} is no longer at version {expected_version}.")
 
 
 def set_status(instance: SignalSourceConfig, status: str | None, *, actor: Actor | None = None) -> SignalSourceConfig:

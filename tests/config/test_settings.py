@@ -25,6 +25,7 @@ ENV_NAMES = [
     "ALLOWED_HOSTS",
     "CONN_MAX_AGE",
     "DB_CONNECT_TIMEOUT",
+    "DB_PREPARED_STATEMENTS",
     "TEST_DATABASE_NAME",
     "PERSONAL_API_KEY_IN_REQUEST_ALLOWED",
     "REDIS_URL",
@@ -191,6 +192,26 @@ def test_postgresql_url_uses_psycopg_with_health_checks_and_a_connect_timeout(lo
     assert database["CONN_MAX_AGE"] == 30
     assert database["CONN_HEALTH_CHECKS"] is True
     assert database["OPTIONS"]["connect_timeout"] == 2
+
+
+def test_postgresql_prepares_statements_unless_turned_off(load_settings):
+    url = "postgres://app@db.internal/signals"
+    options = load_settings(SECRET_KEY="s", DATABASE_URL=url)["DATABASES"]["default"]["OPTIONS"]
+    assert (options["server_side_binding"], options["prepare_threshold"]) == (True, 2)
+
+    options = load_settings(SECRET_KEY="s", DATABASE_URL=url, DB_PREPARED_STATEMENTS="0")["DATABASES"]["default"]
+    assert "server_side_binding" not in options["OPTIONS"] and "prepare_threshold" not in options["OPTIONS"]
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="checks the live PostgreSQL connection")
+def test_postgresql_prepares_a_statement_it_runs_again():
+    connection.ensure_connection()
+    with connection.cursor() as cursor:
+        for _ in range(3):
+            cursor.execute("SELECT COUNT(*) FROM projects_project WHERE id = %s", [1])
+        cursor.execute("SELECT COUNT(*) FROM pg_prepared_statements")
+        assert cursor.fetchone()[0] >= 1
 
 
 def test_test_database_name_can_be_set_for_parallel_runs(load_settings):

@@ -1,0 +1,106 @@
+"""Writes by hand-written SQL (common/sql.py) store what the ORM stores, write only the rows they
+name, and write a change and its record together or not at all."""
+
+import uuid
+
+import pytest
+from django.db import IntegrityError, connection
+from django.test.utils import CaptureQueriesContext
+
+from activity_log.models import ActivityLog
+from activity_log.services import Actor
+from common import sql
+from signalsource import services
+from signalsource.models import SignalSourceConfig
+from tests.helpers import make_config
+
+pytestmark = pytest.mark.django_db
+
+
+def _stored(instance) -> dict:
+    return type(instance).objects.filter(pk=instance.pk).values().get()
+
+
+def _without(row: dict, *names) -> dict:
+    return {name: value for name, value in row.items() if name not in names}
+
+
+def test_an_insert_stores_what_save_stores(tenant, other_tenant):
+    fields = {"source_product": "github", "source_type": "issue", "config": {"a": [1, {"b": None}], "c": "ü"}}
+    by_hand = SignalSourceConfig(project=tenant.project, created_by=tenant.user, **fields)
+    assert sql.execute(sql.Insert(SignalSourceConfig).statement(by_hand)) == 1
+    by_orm = SignalSourceConfig.objects.create(project=other_tenant.project, created_by=tenant.user, **fields)
+    # The timestamps are filled in as save() fills them in, and read back as written.
+    assert by_hand.created_at <= by_hand.updated_at
+    stored = _stored(by_hand)
+    assert (stored["created_at"], stored["updated_at"]) == (by_hand.created_at, by_hand.updated_at)
+    private = ("id", "project_id", "created_at", "updated_at")
+    assert _without(stored, *private) == _without(_stored(by_orm), *private)
+
+
+def test_an_insert_of_nulls_and_json_stores_what_save_stores(tenant):
+    fields = {"project_id": tenant.project.id, "actor": "a", "activity": "x", "scope": "s", "detail": {"k": [None]}}
+    by_hand, by_orm = ActivityLog(user=None, request_id=None, **fields), ActivityLog(**fields)
+    sql.execute(sql.Insert(ActivityLog).statement(by_hand))
+    by_orm.save()
+    assert _without(_stored(by_hand), "id", "created_at") == _without(_stored(by_orm), "id", "created_at")
+
+
+def test_update_and_delete_write_only_the_rows_they_name(tenant):
+    config, other = make_config(tenant.project), make_config(tenant.project, source_type="pull_request")
+    stale = {"id": str(config.pk), "version": config.version + 1}  # an id as text is taken too
+    assert sql.execute(sql.update(SignalSourceConfig, {"enabled": False}, where=stale)) == 0
+    current = {"id": config.pk, "version": config.version}
+    changed = {"enabled": False, "config": {"x": 1}, "version": config.version + 1}
+    assert sql.execute(sql.update(SignalSourceConfig, changed, where=current)) == 1
+    config.refresh_from_db()
+    assert (config.enabled, config.config, config.version) == (False, {"x": 1}, 2)
+    assert sql.execute(sql.delete(SignalSourceConfig, where=current)) == 0  # the version moved on
+    assert sql.execute(sql.delete(SignalSourceConfig, where={"id": config.pk, "version": 2})) == 1
+    assert list(SignalSourceConfig.objects.values_list("pk", flat=True)) == [other.pk]
+    assert sql.execute(sql.delete(SignalSourceConfig, where={"id": uuid.uuid4()})) == 0
+
+
+def _record(project, actor="test") -> ActivityLog:
+    return ActivityLog(project_id=project.id, actor=actor, activity="deleted", scope="test")
+
+
+def test_a_change_and_its_record_are_written_together_or_not_at_all(tenant):
+    config = make_config(tenant.project)
+    insert = sql.Insert(ActivityLog)
+    delete = sql.delete(SignalSourceConfig, where={"id": config.pk})
+
+    # A change that writes no row: no record.
+    nothing = sql.delete(SignalSourceConfig, where={"id": config.pk, "version": 99})
+    assert sql.write_then_insert(nothing, insert, _record(tenant.project)) == 0
+    assert not ActivityLog.objects.exists()
+
+    # A record that cannot be written (its actor is NOT NULL): no change either, and the caller's
+    # transaction (this test's) still works.
+    with pytest.raises(IntegrityError):
+        sql.write_then_insert(delete, insert, _record(tenant.project, actor=None))
+    assert SignalSourceConfig.objects.filter(pk=config.pk).exists()
+    assert not ActivityLog.objects.exists()
+
+    assert sql.write_then_insert(delete, insert, _record(tenant.project)) == 1
+    assert not SignalSourceConfig.objects.filter(pk=config.pk).exists()
+    assert ActivityLog.objects.get().activity == "deleted"
+
+
+@pytest.mark.django_db(transaction=True)  # real transactions, as in production: no test savepoints
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL writes a change and its record as one")
+def test_on_postgresql_each_change_and_its_record_are_one_statement(tenant):
+    actor = Actor.command("test")
+    with CaptureQueriesContext(connection) as created:
+        config = services.create_config(
+            project=tenant.project, created_by=tenant.user, source_product="github", source_type="issue", actor=actor
+        )
+    with CaptureQueriesContext(connection) as updated:
+        services.update_config(config, enabled=False, actor=actor)
+    with CaptureQueriesContext(connection) as deleted:
+        services.delete_config(config, actor=actor)
+    statements = [captured.captured_queries for captured in (created, updated, deleted)]
+    assert [len(queries) for queries in statements] == [1, 1, 1], statements
+    assert all(queries[0]["sql"].startswith("WITH written AS (") for queries in statements)
+    assert [r.activity for r in ActivityLog.objects.order_by("created_at")] == ["created", "updated", "deleted"]
+    assert not SignalSourceConfig.objects.exists()
