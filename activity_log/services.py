@@ -7,7 +7,6 @@ the log is the reliable record of changes, so a change without its record must n
 rolled-back change leaves none).
 """
 
-import functools
 from dataclasses import dataclass
 
 from api.request_id import request_id_var
@@ -96,11 +95,6 @@ def changes_between(scope: str, before: dict | None, after: dict | None) -> list
     return changes
 
 
-@functools.cache
-def _insert() -> sql.Insert:
-    return sql.Insert(ActivityLog)
-
-
 def log_activity(
     *,
     project_id: int,
@@ -126,7 +120,7 @@ def log_activity(
         item_id=None if item_id is None else str(item_id),
         detail=detail.as_json(),
     )
-    return bool(sql.write_then_insert(change, _insert(), record))
+    return bool(sql.write_then_insert(change, record))
 
 
 def prune_batches(before, batch_size: int):

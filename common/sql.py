@@ -3,10 +3,12 @@
 The ORM builds and compiles a query anew on every request (0.4-0.5 ms of CPU for each of our reads,
 0.15-0.25 ms for an INSERT or a DELETE), and `raw()` still works out the columns and their
 conversions on every call (0.1 ms more than this, measured on the one-config read). `Columns` and
-`Insert` do that once. The values go through the fields' own conversions, both ways, as the ORM's.
+`insert` do that once per model. The values go through the fields' own conversions, both ways, as
+the ORM's.
 """
 
 import contextlib
+import functools
 
 from django.db import connection, transaction
 
@@ -42,9 +44,8 @@ class Columns:
         return self.model.from_db(connection.alias, self.attnames, values)
 
 
-class Insert:
-    """The INSERT of one instance of `model`, every concrete column. Unlike `save()` it sends no
-    signals (nothing here listens to them)."""
+class _Insert:
+    """The INSERT of one instance of `model`, every concrete column."""
 
     def __init__(self, model):
         self.fields = model._meta.concrete_fields
@@ -55,9 +56,22 @@ class Insert:
         typed = ", ".join(f"%s::{field.cast_db_type(connection)}" for field in self.fields)
         self.select_sql = f"INSERT INTO {table} ({columns}) SELECT {typed}"
 
-    def statement(self, instance) -> tuple[str, list]:
-        """The SQL and its parameters; fills in what a save fills in (`auto_now_add`, `auto_now`)."""
-        return self.sql, [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in self.fields]
+    def params(self, instance) -> list:
+        """Fills in what a save fills in (`auto_now_add`, `auto_now`)."""
+        return [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in self.fields]
+
+
+@functools.cache
+def _insert_of(model) -> _Insert:
+    # Built on first use, once per model: it needs the connection's dialect.
+    return _Insert(model)
+
+
+def insert(instance) -> tuple[str, list]:
+    """The INSERT of `instance`, every concrete column. Unlike `save()` it sends no signals (nothing
+    here listens to them)."""
+    row = _insert_of(type(instance))
+    return row.sql, row.params(instance)
 
 
 def _where(model, where: dict) -> tuple[str, list]:
@@ -91,7 +105,7 @@ def execute(statement: tuple[str, list]) -> int:
         return cursor.rowcount
 
 
-def write_then_insert(statement: tuple[str, list], insert: Insert, instance) -> int:
+def write_then_insert(statement: tuple[str, list], instance) -> int:
     """Runs `statement` (an INSERT, UPDATE or DELETE of one row) and, if it wrote its row, inserts
     `instance`, atomically: both or neither. Returns the rows `statement` wrote.
 
@@ -102,15 +116,16 @@ def write_then_insert(statement: tuple[str, list], insert: Insert, instance) -> 
     1.13x the requests per second (`bench/compare.py`). Elsewhere, a transaction.
     """
     sql, params = statement
-    insert_sql, insert_params = insert.statement(instance)
+    row = _insert_of(type(instance))
+    insert_params = row.params(instance)
     if connection.vendor != "postgresql":
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(sql, params)
             written = cursor.rowcount
             if written:
-                cursor.execute(insert_sql, insert_params)
+                cursor.execute(row.sql, insert_params)
         return written
-    combined = f"WITH written AS ({sql} RETURNING 1) {insert.select_sql} FROM written"
+    combined = f"WITH written AS ({sql} RETURNING 1) {row.select_sql} FROM written"
     # Inside a caller's transaction, a savepoint: a failed statement must leave that transaction usable.
     savepoint = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
     with savepoint, connection.cursor() as cursor:

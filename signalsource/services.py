@@ -16,8 +16,6 @@ the `actor` its caller names (None: the system); a change that fails (a `Version
 leaves no record. The changes are written in hand-written SQL (`common.sql`) so that they can be.
 """
 
-import functools
-
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection
 from django.utils import timezone
@@ -88,11 +86,6 @@ def validate_new_config(*, project, source_product, source_type, enabled=True, c
 CREATE_ATTEMPTS = 3
 
 
-@functools.cache
-def _config_insert() -> sql.Insert:
-    return sql.Insert(SignalSourceConfig)
-
-
 def create_config(
     *,
     project,
@@ -116,7 +109,7 @@ def create_config(
     # conflict whose row is gone by the time we look lost a race with a delete: insert again.
     for _attempt in range(CREATE_ATTEMPTS):
         try:
-            change = _config_insert().statement(instance)
+            change = sql.insert(instance)
             activity.record(instance, activity.CREATED, actor, change, after=activity.snapshot(instance))
             instance._state.adding, instance._state.db = False, connection.alias  # saved, as `save()` leaves it
             return instance

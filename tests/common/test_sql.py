@@ -28,7 +28,7 @@ def _without(row: dict, *names) -> dict:
 def test_an_insert_stores_what_save_stores(tenant, other_tenant):
     fields = {"source_product": "github", "source_type": "issue", "config": {"a": [1, {"b": None}], "c": "ü"}}
     by_hand = SignalSourceConfig(project=tenant.project, created_by=tenant.user, **fields)
-    assert sql.execute(sql.Insert(SignalSourceConfig).statement(by_hand)) == 1
+    assert sql.execute(sql.insert(by_hand)) == 1
     by_orm = SignalSourceConfig.objects.create(project=other_tenant.project, created_by=tenant.user, **fields)
     # The timestamps are filled in as save() fills them in, and read back as written.
     assert by_hand.created_at <= by_hand.updated_at
@@ -41,7 +41,7 @@ def test_an_insert_stores_what_save_stores(tenant, other_tenant):
 def test_an_insert_of_nulls_and_json_stores_what_save_stores(tenant):
     fields = {"project_id": tenant.project.id, "actor": "a", "activity": "x", "scope": "s", "detail": {"k": [None]}}
     by_hand, by_orm = ActivityLog(user=None, request_id=None, **fields), ActivityLog(**fields)
-    sql.execute(sql.Insert(ActivityLog).statement(by_hand))
+    sql.execute(sql.insert(by_hand))
     by_orm.save()
     assert _without(_stored(by_hand), "id", "created_at") == _without(_stored(by_orm), "id", "created_at")
 
@@ -67,22 +67,21 @@ def _record(project, actor="test") -> ActivityLog:
 
 def test_a_change_and_its_record_are_written_together_or_not_at_all(tenant):
     config = make_config(tenant.project)
-    insert = sql.Insert(ActivityLog)
     delete = sql.delete(SignalSourceConfig, where={"id": config.pk})
 
     # A change that writes no row: no record.
     nothing = sql.delete(SignalSourceConfig, where={"id": config.pk, "version": 99})
-    assert sql.write_then_insert(nothing, insert, _record(tenant.project)) == 0
+    assert sql.write_then_insert(nothing, _record(tenant.project)) == 0
     assert not ActivityLog.objects.exists()
 
     # A record that cannot be written (its actor is NOT NULL): no change either, and the caller's
     # transaction (this test's) still works.
     with pytest.raises(IntegrityError):
-        sql.write_then_insert(delete, insert, _record(tenant.project, actor=None))
+        sql.write_then_insert(delete, _record(tenant.project, actor=None))
     assert SignalSourceConfig.objects.filter(pk=config.pk).exists()
     assert not ActivityLog.objects.exists()
 
-    assert sql.write_then_insert(delete, insert, _record(tenant.project)) == 1
+    assert sql.write_then_insert(delete, _record(tenant.project)) == 1
     assert not SignalSourceConfig.objects.filter(pk=config.pk).exists()
     assert ActivityLog.objects.get().activity == "deleted"
 
