@@ -1,16 +1,15 @@
-"""Writing the activity log: `log_activity`, the `Actor` behind a change, and the field-by-field
+"""The activity log's records: `build_record`, the `Actor` behind a change, and the field-by-field
 `changes_between` two snapshots, in PostHog's `Detail` / `Change` shapes.
 
-Unlike PostHog, which defers the write to `on_commit` and swallows its errors, the record is written
-together with the change (`log_activity` takes the change's own SQL) and a failure fails the change:
-the log is the reliable record of changes, so a change without its record must not happen (and a
-rolled-back change leaves none).
+Unlike PostHog, which defers the write to `on_commit` and swallows its errors, a record is written
+together with the change it is about, by the service that makes the change (`common.sql.
+write_then_insert`), and a failure fails the change: the log is the reliable record of changes, so a
+change without its record must not happen (and a rolled-back change leaves none).
 """
 
 from dataclasses import dataclass
 
 from api.request_id import request_id_var
-from common import sql
 
 from .models import ActivityLog
 
@@ -95,21 +94,12 @@ def changes_between(scope: str, before: dict | None, after: dict | None) -> list
     return changes
 
 
-def log_activity(
-    *,
-    project_id: int,
-    actor: Actor | None,
-    scope: str,
-    item_id,
-    activity: str,
-    detail: Detail,
-    change: tuple[str, list],
-) -> bool:
-    """Writes `change`, the SQL and parameters of the change the record is about (one row's INSERT,
-    UPDATE or DELETE; `common.sql`), and the record, both or neither: the record only if the change
-    wrote its row. True when it did."""
+def build_record(
+    *, project_id: int, actor: Actor | None, scope: str, item_id, activity: str, detail: Detail
+) -> ActivityLog:
+    """The record of one change, unsaved: the service that makes the change writes the two together."""
     actor = actor or Actor.system()
-    record = ActivityLog(
+    return ActivityLog(
         project_id=project_id,
         user=actor.user,
         actor=actor.name,
@@ -120,7 +110,6 @@ def log_activity(
         item_id=None if item_id is None else str(item_id),
         detail=detail.as_json(),
     )
-    return bool(sql.write_then_insert(change, record))
 
 
 def prune_batches(before, batch_size: int):

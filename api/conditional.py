@@ -10,6 +10,8 @@ here adds a query.
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from django.utils.http import parse_etags, quote_etag
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
@@ -40,6 +42,34 @@ def _weak_match(header: str, etag: str) -> bool:
     return etags == ["*"] or etag in [value.removeprefix("W/") for value in etags]
 
 
+def header(name: str, description: str, *, response=None) -> OpenApiParameter:
+    """A request header, or with `response` (status codes) a response header, for the description."""
+    return OpenApiParameter(
+        name, OpenApiTypes.STR, OpenApiParameter.HEADER, description=description, response=response or False
+    )
+
+
+ETAG = (
+    "The config's current version, a strong entity tag. Send it back in `If-Match` to write only if the "
+    "config has not changed since, or in `If-None-Match` to skip an unchanged body. Listed items have no "
+    "ETag of their own: a `GET` or `HEAD` of the item sends it."
+)
+IF_MATCH = (
+    "Write only if the config is still at this ETag (one or more, comma-separated; weak tags never match), "
+    "else 412 and nothing changes. `*` matches any existing config. A config that is gone is a 412 for "
+    "any value but `*`."
+)
+IF_NONE_MATCH = "Answer 304 with no body if the config's ETag is one of these (or `*`)."
+PRECONDITION_FAILED = (
+    PreconditionFailed,
+    "`If-Match` does not match the config's current ETag (it changed or is gone). Nothing was changed.",
+)
+_WRITE = {
+    "headers": [header("If-Match", IF_MATCH), header("ETag", ETAG, response=["200"])],
+    "errors": {"412": PRECONDITION_FAILED},
+}
+
+
 # (A comment, not a docstring: drf-spectacular would publish a view's docstrings as descriptions.)
 # For a viewset over a model with a `version` counter whose `perform_update` and `perform_destroy`
 # pass `self.expected_version` to the services (None: write unconditionally, as without If-Match).
@@ -48,6 +78,17 @@ def _weak_match(header: str, etag: str) -> bool:
 # comes first), and before the body is validated.
 class ConditionalRequestsMixin:
     expected_version: int | None = None
+    # What this mixin adds to each action's OpenAPI operation (`api/schema.py` collects it).
+    openapi_by_action = {
+        "retrieve": {
+            "headers": [header("If-None-Match", IF_NONE_MATCH), header("ETag", ETAG, response=["200", "304"])],
+            "responses": {"304": "Not modified: the config's ETag matches `If-None-Match`."},
+        },
+        "create": {"headers": [header("ETag", ETAG, response=["201"])]},
+        "update": _WRITE,
+        "partial_update": _WRITE,
+        "destroy": {"headers": [header("If-Match", IF_MATCH)], "errors": {"412": PRECONDITION_FAILED}},
+    }
 
     def _if_match(self) -> str | None:
         return self.request.headers.get("If-Match")

@@ -23,6 +23,7 @@ from django.utils import timezone
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
+from .conditional import header
 from .models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
@@ -58,6 +59,15 @@ class IdempotencyKeyInProgress(exceptions.APIException):
 
 def is_stored(status_code: int) -> bool:
     return status_code < 500 and status_code != status.HTTP_429_TOO_MANY_REQUESTS
+
+
+KEY_DESCRIPTION = (
+    f"A unique key (1 to {MAX_KEY_LENGTH} printable ASCII characters, e.g. a UUID) that makes a retried create "
+    "safe. A repeat with the same key and the same request within 24 hours gets the first response again, with "
+    "`Idempotent-Replayed: true`, and creates nothing; validation errors are replayed too, 5xx and 429 are not. "
+    "Keys are scoped to the API key."
+)
+REPLAYED_DESCRIPTION = "`true` when this is the stored response to an earlier request with the same `Idempotency-Key`."
 
 
 def _idempotency_key(request) -> str | None:
@@ -118,6 +128,20 @@ def _store(record: IdempotencyRecord, response) -> None:
 # Makes a viewset's `create` honour `Idempotency-Key`. Put it before the mixin that defines
 # `create`; the key is scoped to the authenticated API key (`request.auth`).
 class IdempotentCreateMixin:
+    # What this mixin adds to the create's OpenAPI operation (`api/schema.py` collects it).
+    openapi_by_action = {
+        "create": {
+            "headers": [
+                header(HEADER, KEY_DESCRIPTION),
+                header("Idempotent-Replayed", REPLAYED_DESCRIPTION, response=["201", "400"]),
+            ],
+            "errors": {
+                "409": (IdempotencyKeyInProgress, "A request with this `Idempotency-Key` is still being processed."),
+                "422": (IdempotencyKeyReused, "This `Idempotency-Key` was used for a different request."),
+            },
+        }
+    }
+
     def create(self, request, *args, **kwargs):
         key = _idempotency_key(request)
         if key is None:

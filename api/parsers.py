@@ -69,6 +69,17 @@ class StrictMultiPartParser(parsers.MultiPartParser):
 # Lets a viewset's PATCH take `application/merge-patch+json`; any other method answers it 415.
 # (DRF's view sets `self.request` before it asks for the parsers.)
 class MergePatchMixin:
+    # What this mixin adds to PATCH's OpenAPI operation (`api/schema.py` collects it): the merge-patch
+    # media type in words, not as a second request body (offered two media types,
+    # openapi-python-client sends every PATCH as a merge patch, which changes what `config` means).
+    openapi_by_action = {
+        "partial_update": {
+            "description": "With `Content-Type: application/merge-patch+json` (RFC 7396), `config` is merged "
+            "into the stored one key by key (`null` removes a key, objects merge recursively) and the result is "
+            "checked as a whole; with `application/json` it is replaced whole."
+        }
+    }
+
     def get_parsers(self):
         parsers = super().get_parsers()
         if self.request is not None and self.request.method == "PATCH":

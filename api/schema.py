@@ -20,7 +20,7 @@ from rest_framework import serializers
 
 from auth_keys.scopes import required_scope
 
-from .exceptions import exception_handler
+from .exceptions import error_body, exception_handler
 
 PROJECT_ID_DESCRIPTION = (
     "Project ID of the project you're trying to access. An operator finds it in the admin's project "
@@ -98,17 +98,10 @@ ERROR_RESPONSES = {
     ),
 }
 EXAMPLE_REQUEST_ID = "5f0c6f1e-6c1b-4a5e-9a57-1d2f3b4c5d6e"
+# What every operation of a project-scoped route may answer, and what one with a body adds.
 EVERY_ACTIONS_ERRORS = ("401", "403", "404", "429", "500", "503")
 BODY_ERRORS = ("400", "413", "415")
-ACTION_ERRORS = {
-    "list": ("400", *EVERY_ACTIONS_ERRORS),  # a 400 for a bad filter value
-    "create": (*BODY_ERRORS, *EVERY_ACTIONS_ERRORS),
-    "retrieve": EVERY_ACTIONS_ERRORS,
-    "update": (*BODY_ERRORS, *EVERY_ACTIONS_ERRORS),
-    "partial_update": (*BODY_ERRORS, *EVERY_ACTIONS_ERRORS),
-    "destroy": EVERY_ACTIONS_ERRORS,
-    "activity": EVERY_ACTIONS_ERRORS,  # one object's activity log (a bad `limit` or `page` falls back)
-}
+BODY_METHODS = ("POST", "PUT", "PATCH")
 SUMMARIES = {
     "list": "List {plural}",
     "create": "Create a {name}",
@@ -140,21 +133,56 @@ def list_bad_request(view) -> tuple | None:
     return None
 
 
+def error_example(status_code: str, description: str, type_: str, code: str, detail: str, attr=None) -> OpenApiResponse:
+    """An error response with the body the server sends (`exceptions.error_body`) as its example."""
+    body = error_body(type_, code, detail, attr)
+    serializer = ErrorSerializer
+    if status_code.startswith("5"):
+        body["request_id"] = EXAMPLE_REQUEST_ID
+        serializer = ServerErrorSerializer
+    example = OpenApiExample(code, value=body, status_codes=[status_code], response_only=True)
+    return OpenApiResponse(serializer, description=description, examples=[example])
+
+
 def error_response(code: str, view) -> OpenApiResponse:
     documented = list_bad_request(view) if (view.action, code) == ("list", "400") else ERROR_RESPONSES[code]
     description, (type_, error_code, detail, attr) = documented
     if code == "403" and (scope := required_scope(view)):
         detail = f"API key missing required scope '{scope}'"
-    body = {"type": type_, "code": error_code, "detail": detail, "attr": attr}
-    serializer = ErrorSerializer
-    if code.startswith("5"):
-        body["request_id"] = EXAMPLE_REQUEST_ID
-        serializer = ServerErrorSerializer
-    example = OpenApiExample(error_code, value=body, status_codes=[code], response_only=True)
-    return OpenApiResponse(serializer, description=description, examples=[example])
+    return error_example(code, description, type_, error_code, detail, attr)
+
+
+def exception_response(status_code: str, exception, description: str) -> OpenApiResponse:
+    """The response to one of the API's exception classes, with the body the server sends for it."""
+    detail = str(exception.default_detail)
+    return error_example(status_code, description, exception.default_type, exception.default_code, detail)
 
 
 class AutoSchema(openapi.AutoSchema):
+    """The shared conventions, plus what the view's mixins contribute to each action's operation:
+    a class attribute `openapi_by_action = {action: {"headers": [...], "responses": {status:
+    description}, "errors": {status: (exception class, description)}, "description": "..."}}`."""
+
+    def _action(self) -> str | None:
+        return getattr(self.view, "action", None)
+
+    def _contributions(self, part: str) -> list:
+        """The view's classes' contributions to `part` of this action's operation, base classes first."""
+        found = []
+        for klass in reversed(type(self.view).__mro__):
+            contribution = klass.__dict__.get("openapi_by_action", {}).get(self._action(), {})
+            if part in contribution:
+                found.append(contribution[part])
+        return found
+
+    def _errors(self) -> tuple[str, ...]:
+        if getattr(self.view, "scope_object", None) is None:  # not a project-scoped route
+            return ()
+        errors = (*BODY_ERRORS, *EVERY_ACTIONS_ERRORS) if self.method in BODY_METHODS else EVERY_ACTIONS_ERRORS
+        if self._action() == "list" and list_bad_request(self.view) is not None:
+            errors = ("400", *errors)  # a 400 for a bad filter value
+        return errors
+
     def get_operation_id(self) -> str:
         # PostHog's: `<basename>_<action>`, e.g. `signal_source_configs_list`.
         basename = getattr(self.view, "basename", None)
@@ -181,7 +209,11 @@ class AutoSchema(openapi.AutoSchema):
                     "project_id", OpenApiTypes.STR, OpenApiParameter.PATH, description=PROJECT_ID_DESCRIPTION
                 )
             )
-        return parameters
+        return parameters + [header for headers in self._contributions("headers") for header in headers]
+
+    def get_description(self):
+        description = super().get_description() or ""
+        return "\n\n".join([description, *self._contributions("description")]).strip()
 
     def map_parsers(self):
         # The server also reads form and multipart bodies (`config` as a JSON-encoded string, as
@@ -200,15 +232,17 @@ class AutoSchema(openapi.AutoSchema):
 
     def get_response_serializers(self):
         serializer = super().get_response_serializers()
-        action = getattr(self.view, "action", None)
-        errors = ACTION_ERRORS.get(action, ())
-        if action == "list" and list_bad_request(self.view) is None:
-            errors = tuple(code for code in errors if code != "400")
+        errors = self._errors()
         if not errors or not is_serializer(serializer):
             return serializer
         success_code = {"DELETE": "204", "POST": "201"}.get(self.method, "200")
-        success = {success_code: None if success_code == "204" else serializer}
-        return success | {code: error_response(code, self.view) for code in errors}
+        responses = {success_code: None if success_code == "204" else serializer}
+        responses |= {code: error_response(code, self.view) for code in errors}
+        for described in self._contributions("responses"):
+            responses |= {code: OpenApiResponse(description=text) for code, text in described.items()}
+        for raised in self._contributions("errors"):
+            responses |= {code: exception_response(code, *error) for code, error in raised.items()}
+        return responses
 
 
 class SerializerConventionsExtension(OpenApiSerializerExtension):

@@ -9,7 +9,6 @@ from rest_framework import exceptions, mixins, viewsets
 from rest_framework.permissions import IsAuthenticated
 
 from auth_keys.authentication import PersonalAPIKeyAuthentication
-from auth_keys.models import PersonalAPIKey
 from projects.models import OrganizationMembership, Project
 
 from .permissions import APIScopePermission, ProjectAccessPermission
@@ -24,7 +23,9 @@ class ProjectScopedViewSet(viewsets.GenericViewSet):
     queryset by that project.
 
     Subclasses declare `scope_object` and `queryset`, and may narrow the queryset in
-    `get_project_queryset`. Whatever they set, they cannot weaken the tenancy:
+    `get_project_queryset`. An action of their own names the access it needs by adding itself to
+    `scope_object_read_actions` or `scope_object_write_actions` (PostHog's names); an action in
+    neither is refused to every key. Whatever they set, they cannot weaken the tenancy:
     - the base's own permissions always run; a subclass's `permission_classes` are checked after them,
       never instead of them (as PostHog's routing mixin composes its permissions);
     - the methods that resolve the project, the queryset and the object, and that run the checks, may
@@ -32,6 +33,9 @@ class ProjectScopedViewSet(viewsets.GenericViewSet):
     """
 
     scope_object: str | None = None
+    # The access each action needs on `scope_object` (`auth_keys.scopes.required_scope`).
+    scope_object_read_actions = ("list", "retrieve")
+    scope_object_write_actions = ("create", "update", "partial_update", "destroy")
     # Optional selectors, faster than the ORM's queries on the busiest routes, used where nothing in
     # the request or the subclass narrows the queryset (`_nothing_narrows`); the base passes the project:
     # `project_object_selector(project_id=..., pk=...)`: the project's object with that key, or None;
@@ -39,6 +43,7 @@ class ProjectScopedViewSet(viewsets.GenericViewSet):
     # order, each row annotated with the `total_count` of the whole list.
     project_object_selector = None
     project_page_selector = None
+    _throttles_checked = False
     # Requests without a valid key are rate-limited per client address (api/throttling.py).
     limit_requests_without_key = True
     # Extra permissions a subclass may add; the base's own always come first.
@@ -49,7 +54,11 @@ class ProjectScopedViewSet(viewsets.GenericViewSet):
         "get_object",
         "get_permissions",
         "check_permissions",
+        "get_authenticators",
+        "perform_authentication",
+        "check_throttles",
         "initial",
+        "select_project_page",
         "_nothing_narrows",
     )
 
@@ -81,19 +90,25 @@ class ProjectScopedViewSet(viewsets.GenericViewSet):
         # leaves out; without the second check they would reach the permissions and answer 403.
         if self.action is None or request.method.lower() not in self.http_method_names:
             raise exceptions.MethodNotAllowed(request.method)
-        # DRF's APIView.initial, with the throttles moved before the permissions: a key at its limit
-        # gets 429 on every route whatever the project (its 403s and 404s would otherwise be free),
-        # and a request whose key is refused (401) is counted against its client address.
-        self.format_kwarg = self.get_format_suffix(**kwargs)
-        request.accepted_renderer, request.accepted_media_type = self.perform_content_negotiation(request)
-        request.version, request.versioning_scheme = self.determine_version(request, *args, **kwargs)
+        super().initial(request, *args, **kwargs)
+
+    # DRF checks the throttles after the permissions; here they come right after authentication
+    # (`perform_authentication`, DRF's hook that runs first): a key at its limit gets 429 on every
+    # route whatever the project (its 403s and 404s would otherwise be free), and a request whose
+    # key is refused (401) is counted against its client address. `check_throttles` then counts a
+    # request once, when DRF calls it again after the permissions.
+    def perform_authentication(self, request):
         try:
-            self.perform_authentication(request)
+            super().perform_authentication(request)
         except exceptions.AuthenticationFailed:
             self.check_throttles(request)  # the key was refused: counted per client address
             raise
         self.check_throttles(request)
-        self.check_permissions(request)
+
+    def check_throttles(self, request):
+        if not self._throttles_checked:
+            self._throttles_checked = True
+            super().check_throttles(request)
 
     def check_permissions(self, request):
         # Contract order: no or bad key (401), then unknown project (404), then the 403s.
@@ -121,9 +136,9 @@ class ProjectScopedViewSet(viewsets.GenericViewSet):
         """The URL's project, annotated with whether the user is a member of its organization."""
         project = None
         if self.project_id is not None:
-            api_key = self.request.auth
-            if isinstance(api_key, PersonalAPIKey) and hasattr(api_key, "requested_project"):
-                project = api_key.requested_project  # found by the key's own query
+            authenticator = self.request.successful_authenticator
+            if isinstance(authenticator, PersonalAPIKeyAuthentication) and authenticator.project_id == self.project_id:
+                project = authenticator.requested_project  # found by the key's own query
             else:  # authenticated some other way
                 memberships = OrganizationMembership.objects.filter(
                     organization=OuterRef("organization_id"), user=self.request.user.pk
@@ -166,7 +181,10 @@ class ProjectScopedViewSet(viewsets.GenericViewSet):
         ):
             return None
         fetch_page = functools.partial(type(self).project_page_selector, project_id=self.project.id)
-        return paginator.paginate_with(fetch_page, self.request, count=lambda: self.get_queryset().count())
+        rows = paginator.paginate_with(fetch_page, self.request, count=lambda: self.get_queryset().count())
+        if any(row.project_id != self.project.id for row in rows):  # a last guard, as in get_object
+            raise exceptions.NotFound()
+        return rows
 
     def _nothing_narrows(self, allowed_params=frozenset()) -> bool:
         # A selector stands in for the queryset only when no filter in the query string and no

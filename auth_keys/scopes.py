@@ -1,4 +1,4 @@
-"""The scopes a personal API key may carry, and the scope each view action needs."""
+"""The scopes a personal API key may carry, and the scope a view's action needs (the view declares it)."""
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -7,28 +7,21 @@ SCOPE_OBJECTS = ("task", "activity_log")
 ALL_SCOPES = "*"
 VALID_SCOPES = frozenset({ALL_SCOPES} | {f"{obj}:{level}" for obj in SCOPE_OBJECTS for level in ("read", "write")})
 
-# Which access level each viewset action needs. An action missing here is refused.
-ACTION_ACCESS = {
-    "list": "read",
-    "retrieve": "read",
-    "create": "write",
-    "update": "write",
-    "partial_update": "write",
-    "destroy": "write",
-    # One object's activity log (e.g. `.../signal_source_configs/{id}/activity/`): a read of the object.
-    "activity": "read",
-}
-
 
 def required_scope(view) -> str | None:
-    """The scope the view's current action needs: its declared `scope_object` and the action's access
-    level, or None for an action that has no mapping (and so is refused). The permission that checks
-    keys and the OpenAPI description both ask this one function."""
+    """The scope the view's current action needs: its declared `scope_object` and the access the
+    view declares for the action (`scope_object_read_actions`, `scope_object_write_actions`), or None
+    for an action it declares in neither (and so is refused). The permission that checks keys and
+    the OpenAPI description both ask this one function."""
     scope_object = getattr(view, "scope_object", None)
     if not scope_object:
         raise ImproperlyConfigured(f"{type(view).__name__} must declare `scope_object` to use API keys.")
-    access = ACTION_ACCESS.get(getattr(view, "action", None) or "")
-    return f"{scope_object}:{access}" if access else None
+    action = getattr(view, "action", None)
+    if action in getattr(view, "scope_object_read_actions", ()):
+        return f"{scope_object}:read"
+    if action in getattr(view, "scope_object_write_actions", ()):
+        return f"{scope_object}:write"
+    return None
 
 
 def validate_scopes(scopes) -> list[str]:

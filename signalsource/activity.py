@@ -1,40 +1,47 @@
 """What the activity log records about a signal source config: its fields as a snapshot (`config`
 split by key, so a change names the keys that changed), its name, and the record itself. The
-services hand `record` each change's SQL, and the two are written together."""
+services write each record together with its change (`common.sql.write_then_insert`)."""
 
-from activity_log.services import Actor, Detail, changes_between, flatten, log_activity
-from common import sql
+from activity_log.models import ActivityLog
+from activity_log.services import Actor, Detail, build_record, changes_between, flatten
+
+from . import catalog
+from .models import SignalSourceConfig
 
 SCOPE = "SignalSourceConfig"
-# The fields a record compares; `id`, the project, the creator and the timestamps are the record's own.
-LOGGED_FIELDS = ("source_product", "source_type", "enabled", "config", "status")
+# The fields a record compares: every field of the model but these, which are the record's own
+# (`id`, the project, the creator, the time) or move on every write (`updated_at`, `version`).
+NOT_LOGGED_FIELDS = ("id", "project", "created_by", "created_at", "updated_at", "version")
+LOGGED_FIELDS = tuple(
+    field.name for field in SignalSourceConfig._meta.concrete_fields if field.name not in NOT_LOGGED_FIELDS
+)
+# Split by key in a snapshot, so that a change names the keys that changed.
+EXPANDED_FIELDS = ("config",)
 
 CREATED, UPDATED, DELETED, STATUS_CHANGED = "created", "updated", "deleted", "status_changed"
 
 
 def snapshot(instance, **overrides) -> dict:
     values = {name: getattr(instance, name) for name in LOGGED_FIELDS} | overrides
-    return flatten(values, expand=("config",))
+    return flatten(values, expand=EXPANDED_FIELDS)
 
 
-def record(instance, activity: str, actor: Actor | None, change, *, before=None, after=None, item_id=None) -> bool:
-    """Writes one change, `change` (its SQL: see `log_activity`), and its record, unless it changed
-    nothing (as PostHog skips empty updates). `item_id` defaults to the instance's. True when the
-    change wrote its row."""
+def record_of(instance, activity: str, actor: Actor | None, *, before=None, after=None) -> ActivityLog | None:
+    """The record of one change of `instance` (unsaved), or None when an update changed nothing (as
+    PostHog skips empty updates)."""
     changes = changes_between(SCOPE, before, after)
     if not changes and activity not in (CREATED, DELETED):
-        return bool(sql.execute(change))
+        return None
     product, source_type = instance.source_product, instance.source_type
-    return log_activity(
+    return build_record(
         project_id=instance.project_id,
         actor=actor,
         scope=SCOPE,
-        item_id=item_id or instance.pk,
+        item_id=instance.pk,
         activity=activity,
         detail=Detail(
-            name=f"{product}/{source_type}",
+            name=catalog.pair_name(product, source_type),
             changes=changes,
             context={"source_product": product, "source_type": source_type},
         ),
-        change=change,
     )

@@ -57,10 +57,11 @@ class SignalSourceConfigAdmin(admin.ModelAdmin):
     record_fields = ["id", "created_by", "created", "updated"]
 
     def get_fieldsets(self, request, obj=None):
+        editable = ["project", "source", *SignalSourceConfig.EDITABLE_FIELDS]
         if obj is None:
-            return [(None, {"fields": ["project", "source", "enabled", "config"]})]
+            return [(None, {"fields": editable})]
         return [
-            (None, {"fields": ["project", "source", "enabled", "config"]}),
+            (None, {"fields": editable}),
             ("Processing", {"fields": ["status"], "description": _status_help(obj)}),
             ("Record", {"fields": self.record_fields}),
         ]
@@ -71,8 +72,7 @@ class SignalSourceConfigAdmin(admin.ModelAdmin):
 
     @admin.display(description="source", ordering="source_product")
     def source(self, config):
-        source = catalog.get_source(config.source_product, config.source_type)
-        label = source.label if source else f"{config.source_product}/{config.source_type}"
+        label = catalog.source_label(config.source_product, config.source_type)
         return format_html('<span style="white-space: nowrap">{}</span>', label)  # one line per config
 
     @admin.display(description="created at", ordering="created_at")
@@ -101,16 +101,15 @@ class SignalSourceConfigAdmin(admin.ModelAdmin):
                 created_by=request.user,
                 source_product=product,
                 source_type=source_type,
-                enabled=data["enabled"],
-                config=data["config"],
                 actor=Actor.admin(request),
+                **form.editable_values(),
             )
             # The admin goes on with `obj` (history entry, redirect): make it the saved config.
             obj.pk = created.pk
             obj.refresh_from_db()
             obj._state.adding = False
             return
-        changes = {name: data[name] for name in ("enabled", "config") if name in form.changed_data}
+        changes = {name: value for name, value in form.editable_values().items() if name in form.changed_data}
         if not changes and "status" not in form.changed_data:
             return
         # The form has already put its values on `obj`; the services compare with the stored ones.

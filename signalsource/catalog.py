@@ -27,6 +27,20 @@ class ConfigRule:
     clean: Callable[[Any], Any]  # returns the value to store, or raises ConfigError
 
 
+# A source's name in one string, `<product>/<type>`: the admin's select, the activity log's record
+# name and the API description all spell it this way.
+PAIR_SEPARATOR = "/"
+
+
+def pair_name(product: str, source_type: str) -> str:
+    return f"{product}{PAIR_SEPARATOR}{source_type}"
+
+
+def split_pair_name(name: str) -> tuple[str, str]:
+    product, _, source_type = name.partition(PAIR_SEPARATOR)
+    return product, source_type
+
+
 @dataclass(frozen=True)
 class Source:
     product: str
@@ -322,6 +336,12 @@ _BY_PAIR = {(source.product, source.type): source for source in SOURCES}
 
 def get_source(product: str, source_type: str) -> Source | None:
     return _BY_PAIR.get((product, source_type))
+
+
+def source_label(product: str, source_type: str) -> str:
+    """The source's label for people; its pair name when the catalog no longer has it."""
+    source = get_source(product, source_type)
+    return source.label if source else pair_name(product, source_type)
 
 
 def valid_types_for(product: str) -> list[str]:

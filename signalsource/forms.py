@@ -10,14 +10,7 @@ from django.forms.fields import InvalidJSONInput
 from . import catalog, services
 from .models import ProcessingStatus, SignalSourceConfig
 
-PAIR_SEPARATOR = "/"
-
-
-def source_value(product: str, source_type: str) -> str:
-    return f"{product}{PAIR_SEPARATOR}{source_type}"
-
-
-SOURCE_CHOICES = [(source_value(s.product, s.type), s.label) for s in catalog.SOURCES]
+SOURCE_CHOICES = [(catalog.pair_name(s.product, s.type), s.label) for s in catalog.SOURCES]
 
 
 def config_keys_help(product: str | None = None, source_type: str | None = None) -> str:
@@ -72,7 +65,7 @@ class SignalSourceConfigAdminForm(forms.ModelForm):
         model = SignalSourceConfig
         # `source` is declared above, not a model field; listing it here would stop the admin from
         # dropping it once the config exists.
-        fields = ["project", "enabled", "config", "status"]
+        fields = ["project", *SignalSourceConfig.EDITABLE_FIELDS, "status"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -91,13 +84,13 @@ class SignalSourceConfigAdminForm(forms.ModelForm):
         value = self.cleaned_data.get("source")
         if not value:
             return None, None
-        product, _, source_type = value.partition(PAIR_SEPARATOR)
-        return product, source_type
+        return catalog.split_pair_name(value)
 
     def clean(self):
         cleaned_data = super().clean()
         product, source_type = self.source_pair()
-        if product is None or "config" not in cleaned_data:
+        # A field that failed the form's own checks (JSON that does not parse) has no value to check.
+        if product is None or any(name not in cleaned_data for name in SignalSourceConfig.EDITABLE_FIELDS):
             return cleaned_data
         try:
             if "source" in self.fields:  # a new config
@@ -107,16 +100,21 @@ class SignalSourceConfigAdminForm(forms.ModelForm):
                         project=cleaned_data["project"],
                         source_product=product,
                         source_type=source_type,
-                        enabled=cleaned_data.get("enabled", True),
-                        config=cleaned_data["config"],
+                        **self.editable_values(),
                     )
-                    cleaned_data["config"] = checked["config"]
             else:
-                checked = services.validate_changes(self.instance, config=cleaned_data["config"])
-                cleaned_data["config"] = checked["config"]
+                checked = services.validate_changes(self.instance, **self.editable_values())
+            # As the services store them (the config's values trimmed, ...).
+            cleaned_data.update({name: checked[name] for name in SignalSourceConfig.EDITABLE_FIELDS})
         except ValidationError as error:
             self.add_service_error(error)
         return cleaned_data
+
+    def editable_values(self) -> dict:
+        """The fields a client edits, as this form has cleaned them."""
+        return {
+            name: self.cleaned_data[name] for name in SignalSourceConfig.EDITABLE_FIELDS if name in self.cleaned_data
+        }
 
     def add_service_error(self, error: ValidationError) -> None:
         """Shows a service's error on the form field it is about (the source is one field here), in

@@ -54,6 +54,4 @@ class SignalSourceConfig(models.Model):
         ]
 
     def __str__(self) -> str:
-        source = catalog.get_source(self.source_product, self.source_type)
-        label = source.label if source else f"{self.source_product}/{self.source_type}"
-        return f"{label} in project {self.project_id}"
+        return f"{catalog.source_label(self.source_product, self.source_type)} in project {self.project_id}"

@@ -8,7 +8,7 @@ from .models import ProcessingStatus
 
 
 def source_name(source: catalog.Source) -> str:
-    return f"{source.product}/{source.type}"
+    return catalog.pair_name(source.product, source.type)
 
 
 def own_config_sources() -> list[catalog.Source]:

@@ -9,8 +9,8 @@ compare the two (tests/signalsource/test_selectors.py).
 import functools
 
 from django.core.exceptions import ValidationError
-from django.db import connection
 
+from common import sql
 from common.sql import Columns
 
 from .models import SignalSourceConfig
@@ -19,16 +19,11 @@ from .models import SignalSourceConfig
 LIST_ORDER = ("-updated_at", "id")
 
 
-def _column(name: str) -> str:
-    return "c." + connection.ops.quote_name(SignalSourceConfig._meta.get_field(name).column)
-
-
 @functools.cache
 def _one_config_query() -> tuple[str, Columns]:
     columns = Columns(SignalSourceConfig, "c")
-    table = connection.ops.quote_name(SignalSourceConfig._meta.db_table)
-    sql = f"SELECT {columns.sql} FROM {table} c WHERE {_column('project')} = %s AND {_column('id')} = %s"  # noqa: S608
-    return sql, columns
+    where = f"{columns.column('project')} = %s AND {columns.column('id')} = %s"
+    return f"SELECT {columns.sql} FROM {sql.table(SignalSourceConfig)} c WHERE {where}", columns  # noqa: S608
 
 
 def project_config(*, project_id: int, pk) -> SignalSourceConfig | None:
@@ -38,14 +33,15 @@ def project_config(*, project_id: int, pk) -> SignalSourceConfig | None:
     PUT and DELETE runs: 0.14 ms of CPU by hand against the ORM's 0.5-0.7 ms, which was a quarter of
     a retrieve's (`bench/profile_requests.py --reads`).
     """
+    connection = sql.reading(SignalSourceConfig)
     pk_field = SignalSourceConfig._meta.pk
     try:
         config_id = pk_field.get_db_prep_value(pk_field.to_python(pk), connection)
     except ValidationError:
         return None
-    sql, columns = _one_config_query()
+    query, columns = _one_config_query()
     with connection.cursor() as cursor:
-        cursor.execute(sql, [project_id, config_id])
+        cursor.execute(query, [project_id, config_id])
         row = cursor.fetchone()
     return columns.build(row) if row else None
 
@@ -53,22 +49,23 @@ def project_config(*, project_id: int, pk) -> SignalSourceConfig | None:
 @functools.cache
 def _page_query() -> tuple[str, Columns]:
     columns = Columns(SignalSourceConfig, "c")
-    table = connection.ops.quote_name(SignalSourceConfig._meta.db_table)
-    order = ", ".join(f"{_column(name.lstrip('-'))} {'DESC' if name[0] == '-' else 'ASC'}" for name in LIST_ORDER)
-    sql = (
-        f"SELECT {columns.sql}, COUNT(*) OVER () FROM {table} c"  # noqa: S608 -- names only
-        f" WHERE {_column('project')} = %s ORDER BY {order} LIMIT %s OFFSET %s"
+    order = ", ".join(
+        f"{columns.column(name.lstrip('-'))} {'DESC' if name[0] == '-' else 'ASC'}" for name in LIST_ORDER
     )
-    return sql, columns
+    query = (
+        f"SELECT {columns.sql}, COUNT(*) OVER () FROM {sql.table(SignalSourceConfig)} c"  # noqa: S608 -- names only
+        f" WHERE {columns.column('project')} = %s ORDER BY {order} LIMIT %s OFFSET %s"
+    )
+    return query, columns
 
 
 def project_configs_page(*, project_id: int, offset: int, limit: int) -> list[SignalSourceConfig]:
     """One page of the project's configs in `LIST_ORDER`, each with the `total_count` of the list:
     the query `api.pagination` makes of the list's queryset. 0.2 ms of CPU by hand against the
     ORM's 0.66 ms, which was a quarter of a list's (`bench/profile_requests.py --reads`)."""
-    sql, columns = _page_query()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [project_id, limit, offset])
+    query, columns = _page_query()
+    with sql.reading(SignalSourceConfig).cursor() as cursor:
+        cursor.execute(query, [project_id, limit, offset])
         rows = cursor.fetchall()
     page = []
     for *values, total_count in rows:

@@ -35,6 +35,11 @@ class StatusField(serializers.CharField):
     """PostHog documents `status` as a nullable read-only string."""
 
 
+# Fields whose `to_representation` gives back a stored value unchanged (for the values the model holds:
+# a bool, a string, a JSON document), so that the row can hold the value itself.
+AS_STORED = (serializers.BooleanField, serializers.ChoiceField, serializers.CharField, ConfigField, StatusField)
+
+
 class SignalSourceConfigSerializer(serializers.ModelSerializer):
     source_product = serializers.ChoiceField(choices=catalog.PRODUCT_CHOICES)
     source_type = serializers.ChoiceField(choices=catalog.TYPE_CHOICES)
@@ -57,19 +62,24 @@ class SignalSourceConfigSerializer(serializers.ModelSerializer):
 
     def to_representation(self, instance):
         # What ModelSerializer's walk over the fields gives, built directly: 60 us of CPU for a
-        # 5-row page against 160 us (5 % of a list; 2 ms saved on a page of 100). The datetimes keep
-        # DRF's format. tests/signalsource/test_serializers.py holds it to DRF's own answer.
-        datetime_field = self.fields["created_at"]
-        return {
-            "id": str(instance.id),
-            "source_product": instance.source_product,
-            "source_type": instance.source_type,
-            "enabled": instance.enabled,
-            "config": instance.config,
-            "created_at": datetime_field.to_representation(instance.created_at),
-            "updated_at": datetime_field.to_representation(instance.updated_at),
-            "status": instance.status,
-        }
+        # 5-row page against 160 us (5 % of a list; 2 ms saved on a page of 100).
+        # tests/signalsource/test_serializers.py holds it to DRF's own answer.
+        row = {}
+        for name, represent in self._representers():
+            value = getattr(instance, name)
+            row[name] = value if represent is None or value is None else represent(value)
+        return row
+
+    @classmethod
+    def _representers(cls) -> list:
+        """Each field's name and how to show its value: None where the value is already what DRF's
+        field would give (a bool, a string, a JSON value), else the field's `to_representation`."""
+        if "_built_representers" not in cls.__dict__:
+            fields = cls().fields
+            cls._built_representers = [
+                (name, None if type(field) in AS_STORED else field.to_representation) for name, field in fields.items()
+            ]
+        return cls._built_representers
 
     def get_fields(self):
         # ModelSerializer rebuilds its fields from the model for every serializer (a fifth of a

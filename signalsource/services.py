@@ -10,25 +10,23 @@ Every write moves the config's `version` by one (the API's ETag). Writes are com
 mismatch is a `VersionMismatch`; without it, a write that lost a race re-reads the row and tries
 again, so it still cannot lose a concurrent change it did not mean to overwrite (a merge patch).
 
-Each change is recorded in the activity log (`activity.record`), written together with the change
+Each change is recorded in the activity log (`activity.record_of`), written together with the change
 (one statement on PostgreSQL, a transaction elsewhere: `common.sql.write_then_insert`), on behalf of
 the `actor` its caller names (None: the system); a change that fails (a `VersionMismatch` included)
 leaves no record. The changes are written in hand-written SQL (`common.sql`) so that they can be.
 """
 
-from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.db import IntegrityError
 from django.utils import timezone
 
+from activity_log.models import ActivityLog
 from activity_log.services import Actor
 from api.conditional import VersionMismatch
 from common import sql
 
 from . import activity, catalog
 from .models import ProcessingStatus, SignalSourceConfig
-
-# What `config` is when a create leaves it out: `{}`. A sentinel, so that an explicit None is refused.
-NO_CONFIG = object()
 
 DUPLICATE_MESSAGE = "A signal source config for this source_product and source_type already exists in this project."
 
@@ -49,9 +47,10 @@ def _check_source(source_product: str, source_type: str) -> None:
         )
 
 
-def _check_enabled(enabled) -> None:
+def _clean_enabled(source_product: str, source_type: str, enabled) -> bool:
     if not isinstance(enabled, bool):
         raise _error("enabled", "Must be a valid boolean.", "invalid")
+    return enabled
 
 
 def _clean_config(source_product: str, source_type: str, config) -> dict:
@@ -61,24 +60,51 @@ def _clean_config(source_product: str, source_type: str, config) -> dict:
         raise _error("config", str(error), "invalid") from None
 
 
+# How each field a client edits is checked: `(source_product, source_type, value)` -> the value to
+# store, or a ValidationError. One entry per `SignalSourceConfig.EDITABLE_FIELDS`, checked here.
+CLEANERS = {"enabled": _clean_enabled, "config": _clean_config}
+if set(CLEANERS) != set(SignalSourceConfig.EDITABLE_FIELDS):
+    raise ImproperlyConfigured(
+        f"signalsource.services.CLEANERS ({', '.join(CLEANERS)}) must clean exactly the model's "
+        f"EDITABLE_FIELDS ({', '.join(SignalSourceConfig.EDITABLE_FIELDS)})."
+    )
+
+
+def _cleaned(source_product: str, source_type: str, values: dict) -> dict:
+    unknown = set(values) - set(CLEANERS)
+    if unknown:
+        raise TypeError(f"Not writable: {', '.join(sorted(unknown))}")
+    return {name: CLEANERS[name](source_product, source_type, value) for name, value in values.items()}
+
+
+def _checked_new(source_product: str, source_type: str, values: dict) -> dict:
+    """A new config's fields as they would be stored: the model's defaults for what `values` leaves out."""
+    _check_source(source_product, source_type)
+    defaults = {name: SignalSourceConfig._meta.get_field(name).get_default() for name in CLEANERS}
+    cleaned = _cleaned(source_product, source_type, defaults | values)
+    return {"source_product": source_product, "source_type": source_type, **cleaned}
+
+
+def _pair_taken(project, source_product: str, source_type: str) -> bool:
+    return SignalSourceConfig.objects.filter(
+        project=project, source_product=source_product, source_type=source_type
+    ).exists()
+
+
 def _duplicate_error() -> ValidationError:
     return _error("source_product", DUPLICATE_MESSAGE, "unique")
 
 
-def _checked_new(*, source_product, source_type, enabled, config) -> dict:
-    _check_source(source_product, source_type)
-    _check_enabled(enabled)
-    config = _clean_config(source_product, source_type, {} if config is NO_CONFIG else config)
-    return {"source_product": source_product, "source_type": source_type, "enabled": enabled, "config": config}
+def _write(change: sql.Statement, record: ActivityLog | None) -> bool:
+    """Writes `change` (one row) and its activity record, both or neither; True when the row was written."""
+    return bool(sql.write_then_insert(change, record) if record is not None else sql.execute(change))
 
 
-def validate_new_config(*, project, source_product, source_type, enabled=True, config=NO_CONFIG) -> dict:
+def validate_new_config(*, project, source_product, source_type, **values) -> dict:
     """Checks a config before it is created, uniqueness included (for forms that want to show every
     error before saving); returns its fields as they would be stored. `create_config` checks the same."""
-    fields = _checked_new(source_product=source_product, source_type=source_type, enabled=enabled, config=config)
-    if SignalSourceConfig.objects.filter(
-        project=project, source_product=source_product, source_type=source_type
-    ).exists():
+    fields = _checked_new(source_product, source_type, values)
+    if _pair_taken(project, source_product, source_type):
         raise _duplicate_error()
     return fields
 
@@ -92,16 +118,16 @@ def create_config(
     created_by,
     source_product,
     source_type,
-    enabled=True,
-    config=NO_CONFIG,
     with_defaults=False,
     actor: Actor | None = None,
+    **values,
 ):
-    """Creates a config. A duplicate, even one that wins a race with this call, is a ValidationError.
+    """Creates a config from the source and `values` (any of `EDITABLE_FIELDS`; the model's defaults
+    for the rest). A duplicate, even one that wins a race with this call, is a ValidationError.
 
     `with_defaults` fills in the source's `new_config_defaults` for keys the config leaves out (today's
     PostHog route does; the published one stores `config` as sent)."""
-    fields = _checked_new(source_product=source_product, source_type=source_type, enabled=enabled, config=config)
+    fields = _checked_new(source_product, source_type, values)
     if with_defaults:
         fields["config"] = catalog.with_new_config_defaults(source_product, source_type, fields["config"])
     instance = SignalSourceConfig(project=project, created_by=created_by, **fields)
@@ -109,14 +135,13 @@ def create_config(
     # conflict whose row is gone by the time we look lost a race with a delete: insert again.
     for _attempt in range(CREATE_ATTEMPTS):
         try:
-            change = sql.insert(instance)
-            activity.record(instance, activity.CREATED, actor, change, after=activity.snapshot(instance))
-            instance._state.adding, instance._state.db = False, connection.alias  # saved, as `save()` leaves it
+            record = activity.record_of(instance, activity.CREATED, actor, after=activity.snapshot(instance))
+            _write(sql.insert(instance), record)
+            # Saved, as `save()` leaves it.
+            instance._state.adding, instance._state.db = False, sql.writing(SignalSourceConfig).alias
             return instance
         except IntegrityError:
-            if SignalSourceConfig.objects.filter(
-                project=project, source_product=source_product, source_type=source_type
-            ).exists():
+            if _pair_taken(project, source_product, source_type):
                 raise _duplicate_error() from None
     # Created and deleted under us again and again: the pair is taken as far as this request can tell.
     raise _duplicate_error()
@@ -128,19 +153,10 @@ def validate_changes(instance: SignalSourceConfig, **changes) -> dict:
     The source may be sent again but not changed; `config` is checked as a whole, since it replaces
     the stored one.
     """
-    unknown = set(changes) - set(SignalSourceConfig.WRITABLE_FIELDS)
-    if unknown:
-        raise TypeError(f"Not writable: {', '.join(sorted(unknown))}")
     for field in SignalSourceConfig.SOURCE_FIELDS:
-        if field in changes and changes[field] != getattr(instance, field):
+        if field in changes and changes.pop(field) != getattr(instance, field):
             raise _error(field, f"{field} cannot be changed after creation.", "immutable")
-    cleaned = {}
-    if "enabled" in changes:
-        _check_enabled(changes["enabled"])
-        cleaned["enabled"] = changes["enabled"]
-    if "config" in changes:
-        cleaned["config"] = _clean_config(instance.source_product, instance.source_type, changes["config"])
-    return cleaned
+    return _cleaned(instance.source_product, instance.source_type, changes)
 
 
 def merge_patch(target, patch):
@@ -157,6 +173,17 @@ def merge_patch(target, patch):
     return merged
 
 
+def _version_mismatch(instance: SignalSourceConfig, expected_version: int) -> VersionMismatch:
+    return VersionMismatch(f"Signal source config {instance.pk} is not at version {expected_version}.")
+
+
+def _expect_version(instance: SignalSourceConfig, expected_version: int | None) -> None:
+    # The caller's version is compared with the one it read (its `instance`), so that nothing is
+    # computed from a stale read; the write itself then compares the row's (`WHERE version = %s`).
+    if expected_version is not None and instance.version != expected_version:
+        raise _version_mismatch(instance, expected_version)
+
+
 def _save_at_version(
     instance: SignalSourceConfig,
     changes: dict,
@@ -171,21 +198,20 @@ def _save_at_version(
     (then `instance` is re-read, for another try), or `VersionMismatch` if the caller expected that
     version. A row that is gone is `DoesNotExist` (`VersionMismatch` for a caller that expected a
     version). Nothing is written, activity included, unless the row was at that version."""
+    _expect_version(instance, expected_version)
     version = instance.version
-    if expected_version is not None and version != expected_version:
-        raise VersionMismatch(f"Signal source config {instance.pk} is not at version {expected_version}.")
     before, after = activity.snapshot(instance), activity.snapshot(instance, **changes)
     fields = {**changes, "updated_at": timezone.now()} if touch else dict(changes)
     change = sql.update(
         SignalSourceConfig, {**fields, "version": version + 1}, where={"id": instance.pk, "version": version}
     )
-    if activity.record(instance, event, actor, change, before=before, after=after):
+    if _write(change, activity.record_of(instance, event, actor, before=before, after=after)):
         for name, value in fields.items():
             setattr(instance, name, value)
         instance.version = version + 1
         return True
     if expected_version is not None:
-        raise VersionMismatch(f"Signal source config {instance.pk} is no longer at version {expected_version}.")
+        raise _version_mismatch(instance, expected_version)
     try:
         instance.refresh_from_db()
     except SignalSourceConfig.DoesNotExist:
@@ -219,16 +245,12 @@ def delete_config(
     instance: SignalSourceConfig, *, expected_version: int | None = None, actor: Actor | None = None
 ) -> None:
     """Deletes the config; with `expected_version`, only if it is still at that version."""
-    config_id, before = instance.pk, activity.snapshot(instance)
-    if expected_version is not None and instance.version != expected_version:
-        raise VersionMismatch(f"Signal source config {instance.pk} is not at version {expected_version}.")
-    where = {"id": config_id} if expected_version is None else {"id": config_id, "version": expected_version}
+    _expect_version(instance, expected_version)
+    where = {"id": instance.pk} if expected_version is None else {"id": instance.pk, "version": expected_version}
+    record = activity.record_of(instance, activity.DELETED, actor, before=activity.snapshot(instance))
     # No record when nothing was deleted: a concurrent delete came first, and that one has its record.
-    deleted = activity.record(
-        instance, activity.DELETED, actor, sql.delete(SignalSourceConfig, where=where), before=before, item_id=config_id
-    )
-    if not deleted and expected_version is not None:
-        raise VersionMismatch(f"Signal source config {instance.pk} is no longer at version {expected_version}.")
+    if not _write(sql.delete(SignalSourceConfig, where=where), record) and expected_version is not None:
+        raise _version_mismatch(instance, expected_version)
 
 
 def set_status(instance: SignalSourceConfig, status: str | None, *, actor: Actor | None = None) -> SignalSourceConfig:

@@ -12,7 +12,6 @@ from activity_log.services import Actor
 from api.conditional import ConditionalRequestsMixin
 from api.idempotency import IdempotentCreateMixin
 from api.parsers import MergePatchMixin, is_merge_patch
-from api.schema_headers import HeadersAutoSchema
 from api.viewsets import ProjectListModelMixin, ProjectScopedViewSet
 
 from . import activity, selectors, services
@@ -35,13 +34,13 @@ class SignalSourceConfigViewSet(
     ProjectScopedViewSet,
 ):
     scope_object = "task"
+    scope_object_read_actions = (*ProjectScopedViewSet.scope_object_read_actions, "activity")
     queryset = SignalSourceConfig.objects.order_by(*selectors.LIST_ORDER)
     serializer_class = SignalSourceConfigSerializer
     filterset_class = SignalSourceConfigFilter
     project_object_selector = selectors.project_config
     project_page_selector = selectors.project_configs_page
     http_method_names = ["get", "post", "patch", "delete", "head"]
-    schema = HeadersAutoSchema()
 
     # Whether a new config gets its source's default keys (`catalog.Source.new_config_defaults`).
     fill_new_config_defaults = False

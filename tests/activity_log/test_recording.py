@@ -228,19 +228,16 @@ def test_create_api_key_accepts_the_activity_log_scope(tenant):
     assert tenant.user.api_keys.filter(scopes=["activity_log:read"]).exists()
 
 
-def test_a_put_through_the_shared_update_path_is_recorded(tenant, monkeypatch):
-    """PUT is not on the published route, but a route that offers it (the `signals/source_configs`
-    one, issue 14) inherits `perform_update` and so records like a PATCH. Until that route maps the
-    `update` action to a scope, the test maps it."""
+def test_a_put_through_the_shared_update_path_is_recorded(tenant):
+    """PUT is not on the published route, but a route that offers it inherits `perform_update` and
+    so records like a PATCH."""
     from rest_framework.test import APIRequestFactory
 
-    from auth_keys.scopes import ACTION_ACCESS
     from signalsource.views import SignalSourceConfigViewSet
 
     class WithPut(SignalSourceConfigViewSet):
         http_method_names = [*SignalSourceConfigViewSet.http_method_names, "put"]
 
-    monkeypatch.setitem(ACTION_ACCESS, "update", "write")
     config = make_config(tenant.project, config={"steering": "a"})
     request = APIRequestFactory().put(
         "/",
