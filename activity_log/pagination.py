@@ -10,40 +10,22 @@
 
 from rest_framework import pagination
 from rest_framework.response import Response
-from rest_framework.utils.urls import remove_query_param, replace_query_param
+from rest_framework.utils.urls import replace_query_param
 
-from api.pagination import SECRET_QUERY_PARAMS
+from api.pagination import SecretFreeLinksMixin
 
 from .selectors import NEWEST_FIRST
 
 
-def _without_secrets(url: str | None) -> str | None:
-    for name in SECRET_QUERY_PARAMS:
-        url = url and remove_query_param(url, name)
-    return url
-
-
-class _CursorPagination(pagination.CursorPagination):
+class _CursorPagination(SecretFreeLinksMixin, pagination.CursorPagination):
     page_size = 100
     ordering = NEWEST_FIRST
 
-    def get_next_link(self):
-        return _without_secrets(super().get_next_link())
 
-    def get_previous_link(self):
-        return _without_secrets(super().get_previous_link())
-
-
-class _PageNumberPagination(pagination.PageNumberPagination):
+class _PageNumberPagination(SecretFreeLinksMixin, pagination.PageNumberPagination):
     page_size = 100
     page_size_query_param = "page_size"
     max_page_size = 1000
-
-    def get_next_link(self):
-        return _without_secrets(super().get_next_link())
-
-    def get_previous_link(self):
-        return _without_secrets(super().get_previous_link())
 
 
 class ActivityLogPagination(pagination.BasePagination):
@@ -91,32 +73,43 @@ def _positive_int(value, default: int, maximum: int | None = None) -> int:
     return min(number, maximum) if maximum else number
 
 
-class ItemActivityPagination:
+class _ItemActivityPages(pagination.BasePagination):
     default_limit = 10
     max_limit = 1000
 
-    def paginate(self, queryset, request) -> dict:
-        limit = _positive_int(request.query_params.get("limit"), self.default_limit, self.max_limit)
-        page_number = _positive_int(request.query_params.get("page"), 1)
-        total = queryset.count()
+    def paginate_queryset(self, queryset, request, view=None) -> list:
+        self.request = request
+        self.limit = _positive_int(request.query_params.get("limit"), self.default_limit, self.max_limit)
+        self.page_number = _positive_int(request.query_params.get("page"), 1)
+        self.total_count = queryset.count()
         # A page past the end is empty without asking the database: a huge page number would overflow
         # its OFFSET.
-        offset = (page_number - 1) * limit
-        rows = list(queryset[offset : offset + limit]) if offset < total else []
-        last_page = max(1, -(-total // limit))
-        url = _without_secrets(request.build_absolute_uri())
+        offset = (self.page_number - 1) * self.limit
+        return list(queryset[offset : offset + self.limit]) if offset < self.total_count else []
 
-        def link(number):
-            return replace_query_param(replace_query_param(url, "page", number), "limit", limit)
+    def _link(self, number: int) -> str:
+        url = self.request.build_absolute_uri()
+        return replace_query_param(replace_query_param(url, "page", number), "limit", self.limit)
 
-        return {
-            "rows": rows,
-            "next": link(page_number + 1) if page_number * limit < total else None,
-            "previous": link(min(page_number - 1, last_page)) if page_number > 1 else None,
-            "total_count": total,
-        }
+    def get_next_link(self) -> str | None:
+        return self._link(self.page_number + 1) if self.page_number * self.limit < self.total_count else None
 
-    def response(self, page: dict, results) -> Response:
+    def get_previous_link(self) -> str | None:
+        if self.page_number == 1:
+            return None
+        last_page = max(1, -(-self.total_count // self.limit))
+        return self._link(min(self.page_number - 1, last_page))
+
+    def get_paginated_response(self, data) -> Response:
         return Response(
-            {"results": results, "next": page["next"], "previous": page["previous"], "total_count": page["total_count"]}
+            {
+                "results": data,
+                "next": self.get_next_link(),
+                "previous": self.get_previous_link(),
+                "total_count": self.total_count,
+            }
         )
+
+
+class ItemActivityPagination(SecretFreeLinksMixin, _ItemActivityPages):
+    """One object's history, its links without a key sent in the query."""

@@ -7,13 +7,23 @@ from rest_framework.utils.urls import remove_query_param
 SECRET_QUERY_PARAMS = ("personal_api_key",)
 
 
-def _without_secrets(url: str | None) -> str | None:
+def without_secrets(url: str | None) -> str | None:
     for name in SECRET_QUERY_PARAMS:
         url = url and remove_query_param(url, name)
     return url
 
 
-class LimitOffsetPagination(pagination.LimitOffsetPagination):
+class SecretFreeLinksMixin:
+    """For a DRF pagination class: its `next` and `previous` links without a key sent in the query."""
+
+    def get_next_link(self):
+        return without_secrets(super().get_next_link())
+
+    def get_previous_link(self):
+        return without_secrets(super().get_previous_link())
+
+
+class LimitOffsetPagination(SecretFreeLinksMixin, pagination.LimitOffsetPagination):
     """DRF's limit/offset pagination (default 100, capped at 1000; bad values fall back to the
     defaults), with the total counted in the same query as the page.
 
@@ -29,12 +39,6 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
 
     def get_offset(self, request):
         return min(super().get_offset(request), self.max_offset)
-
-    def get_next_link(self):
-        return _without_secrets(super().get_next_link())
-
-    def get_previous_link(self):
-        return _without_secrets(super().get_previous_link())
 
     def paginate_queryset(self, queryset, request, view=None):
         def fetch_page(*, offset, limit):

@@ -7,6 +7,7 @@ never shown and no form can change it.
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -54,8 +55,8 @@ class PersonalAPIKeyCreationForm(forms.ModelForm):
     def clean_scopes(self):
         try:
             return validate_scopes(self.cleaned_data["scopes"])
-        except ValueError as error:
-            raise forms.ValidationError(str(error)) from None
+        except ValidationError as error:
+            raise forms.ValidationError(error.messages) from None
 
     def create_key(self) -> tuple[PersonalAPIKey, str]:
         data = self.cleaned_data

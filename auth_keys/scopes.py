@@ -1,6 +1,6 @@
 """The scopes a personal API key may carry, and the scope a view's action needs (the view declares it)."""
 
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 
 # Scope objects, as `<object>:read` / `<object>:write`. Add an object here to make its scopes valid.
 SCOPE_OBJECTS = ("task", "activity_log")
@@ -25,12 +25,13 @@ def required_scope(view) -> str | None:
 
 
 def validate_scopes(scopes) -> list[str]:
-    """Returns the scopes deduplicated and in a stable order, or raises ValueError."""
+    """Returns the scopes deduplicated and in a stable order, or raises a ValidationError on `scopes`."""
     if not isinstance(scopes, list | tuple) or not scopes:
-        raise ValueError("At least one scope is required.")
+        raise ValidationError({"scopes": ValidationError("At least one scope is required.", code="required")})
     unknown = sorted({str(s) for s in scopes} - VALID_SCOPES)
     if unknown:
-        raise ValueError(f"Unknown scope(s): {', '.join(unknown)}. Valid scopes: {', '.join(sorted(VALID_SCOPES))}.")
+        message = f"Unknown scope(s): {', '.join(unknown)}. Valid scopes: {', '.join(sorted(VALID_SCOPES))}."
+        raise ValidationError({"scopes": ValidationError(message, code="invalid_choice")})
     return sorted(set(scopes))
 
 

@@ -16,10 +16,15 @@ class ProcessingStatus(models.TextChoices):
 class SignalSourceConfig(models.Model):
     """One project's settings for one signal source (a product and a type from the catalog)."""
 
-    # The fields a client may write: the source when the config is created, the rest at any time.
-    # Serializers, the admin and the services all read these lists.
+    # Every field is of one kind (tests/signalsource/test_field_coverage.py checks it, and where each
+    # kind must appear; docs/extending.md says how to add one). The services, the serializers, the
+    # admin and its form read these lists:
+    # - the source, which a client sets when it creates the config and never after;
     SOURCE_FIELDS = ("source_product", "source_type")
+    # - what a client edits at any time (each with its cleaner in `services.CLEANERS`);
     EDITABLE_FIELDS = ("enabled", "config")
+    # - what only the services write.
+    SYSTEM_FIELDS = ("id", "project", "created_by", "created_at", "updated_at", "status", "version")
     WRITABLE_FIELDS = SOURCE_FIELDS + EDITABLE_FIELDS
 
     # UUIDv7: time-ordered, so new rows land at the end of the primary key index.

@@ -40,6 +40,11 @@ class StatusField(serializers.CharField):
 AS_STORED = (serializers.BooleanField, serializers.ChoiceField, serializers.CharField, ConfigField, StatusField)
 
 
+# The model's fields a response does not show: the project is the URL's, the creator is PostHog's
+# internal, and the version is sent as the ETag header.
+NOT_SHOWN_FIELDS = ("project", "created_by", "version")
+
+
 class SignalSourceConfigSerializer(serializers.ModelSerializer):
     source_product = serializers.ChoiceField(choices=catalog.PRODUCT_CHOICES)
     source_type = serializers.ChoiceField(choices=catalog.TYPE_CHOICES)
@@ -50,8 +55,9 @@ class SignalSourceConfigSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = SignalSourceConfig
-        fields = ["id", *SignalSourceConfig.WRITABLE_FIELDS, "created_at", "updated_at", "status"]
-        read_only_fields = ["id", "created_at", "updated_at", "status"]
+        # The id, what a client writes, then what the services write (PostHog's order).
+        read_only_fields = [name for name in SignalSourceConfig.SYSTEM_FIELDS if name not in NOT_SHOWN_FIELDS]
+        fields = ["id", *SignalSourceConfig.WRITABLE_FIELDS, *(name for name in read_only_fields if name != "id")]
         # Fixed once the config exists: a PATCH body's description leaves them out (the server
         # still accepts the config's own values there, as PostHog's does).
         create_only_fields = SignalSourceConfig.SOURCE_FIELDS
@@ -107,17 +113,11 @@ class SignalsSourceConfigSerializer(SignalSourceConfigSerializer):
     replaced when sent and keep their stored values when left out (their defaults apply on create only).
     """
 
-    # Retired types are no longer valid in any write that carries `source_type`. They stay in the
-    # field's choices (and so in the described enum) because a config made with one through the
-    # published route is read through this route too.
-
+    # Retired types stay in the field's choices (and so in the described enum) because a config made
+    # with one through the published route is read through this route too; the services refuse them
+    # in writes on this route (`refuse_retired_types`).
     source_type = serializers.ChoiceField(
         choices=catalog.TYPE_CHOICES,
         help_text="Retired types (" + ", ".join(f"`{t}`" for t in sorted(catalog.RETIRED_TYPES)) + ") are refused "
         "in every write that carries `source_type`, as PostHog refuses them; older configs may still have one.",
     )
-
-    def validate_source_type(self, value):
-        if value in catalog.RETIRED_TYPES:
-            self.fields["source_type"].fail("invalid_choice", input=value)
-        return value

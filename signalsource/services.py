@@ -35,6 +35,13 @@ def _error(field: str, message: str, code: str) -> ValidationError:
     return ValidationError({field: ValidationError(message, code=code)})
 
 
+def _refuse_retired(source_type) -> None:
+    # PostHog's current choices no longer take a retired type (`catalog.RETIRED_TYPES`): the route
+    # that follows them refuses it in every write that carries it, with the choice field's message.
+    if source_type in catalog.RETIRED_TYPES:
+        raise _error("source_type", f'"{source_type}" is not a valid choice.', "invalid_choice")
+
+
 def _check_source(source_product: str, source_type: str) -> None:
     if source_product not in catalog.PRODUCT_LABELS:
         raise _error("source_product", f'"{source_product}" is not a valid choice.', "invalid_choice")
@@ -100,9 +107,11 @@ def _write(change: sql.Statement, record: ActivityLog | None) -> bool:
     return bool(sql.write_then_insert(change, record) if record is not None else sql.execute(change))
 
 
-def validate_new_config(*, project, source_product, source_type, **values) -> dict:
+def validate_new_config(*, project, source_product, source_type, refuse_retired_types=False, **values) -> dict:
     """Checks a config before it is created, uniqueness included (for forms that want to show every
     error before saving); returns its fields as they would be stored. `create_config` checks the same."""
+    if refuse_retired_types:
+        _refuse_retired(source_type)
     fields = _checked_new(source_product, source_type, values)
     if _pair_taken(project, source_product, source_type):
         raise _duplicate_error()
@@ -119,6 +128,7 @@ def create_config(
     source_product,
     source_type,
     with_defaults=False,
+    refuse_retired_types=False,
     actor: Actor | None = None,
     **values,
 ):
@@ -126,7 +136,10 @@ def create_config(
     for the rest). A duplicate, even one that wins a race with this call, is a ValidationError.
 
     `with_defaults` fills in the source's `new_config_defaults` for keys the config leaves out (today's
-    PostHog route does; the published one stores `config` as sent)."""
+    PostHog route does; the published one stores `config` as sent). `refuse_retired_types` refuses a
+    retired `source_type` (today's route does)."""
+    if refuse_retired_types:
+        _refuse_retired(source_type)
     fields = _checked_new(source_product, source_type, values)
     if with_defaults:
         fields["config"] = catalog.with_new_config_defaults(source_product, source_type, fields["config"])
@@ -147,12 +160,14 @@ def create_config(
     raise _duplicate_error()
 
 
-def validate_changes(instance: SignalSourceConfig, **changes) -> dict:
+def validate_changes(instance: SignalSourceConfig, *, refuse_retired_types=False, **changes) -> dict:
     """Checks changes to an existing config; returns them as they would be stored.
 
-    The source may be sent again but not changed; `config` is checked as a whole, since it replaces
-    the stored one.
+    The source may be sent again but not changed (nor, with `refuse_retired_types`, sent with a
+    retired type); `config` is checked as a whole, since it replaces the stored one.
     """
+    if refuse_retired_types and "source_type" in changes:
+        _refuse_retired(changes["source_type"])
     for field in SignalSourceConfig.SOURCE_FIELDS:
         if field in changes and changes.pop(field) != getattr(instance, field):
             raise _error(field, f"{field} cannot be changed after creation.", "immutable")
@@ -224,6 +239,7 @@ def update_config(
     *,
     expected_version: int | None = None,
     config_patch=None,
+    refuse_retired_types=False,
     actor: Actor | None = None,
     **changes,
 ) -> SignalSourceConfig:
@@ -236,7 +252,7 @@ def update_config(
     while True:  # another try only after a concurrent write committed: someone always makes progress
         if config_patch is not None:
             changes["config"] = merge_patch(instance.config, config_patch)
-        cleaned = validate_changes(instance, **changes)
+        cleaned = validate_changes(instance, refuse_retired_types=refuse_retired_types, **changes)
         if _save_at_version(instance, cleaned, expected_version, event=activity.UPDATED, actor=actor, touch=True):
             return instance
 

@@ -42,14 +42,17 @@ class SignalSourceConfigViewSet(
     project_page_selector = selectors.project_configs_page
     http_method_names = ["get", "post", "patch", "delete", "head"]
 
-    # Whether a new config gets its source's default keys (`catalog.Source.new_config_defaults`).
+    # Whether a new config gets its source's default keys (`catalog.Source.new_config_defaults`),
+    # and whether writes refuse a retired `source_type` (`catalog.RETIRED_TYPES`).
     fill_new_config_defaults = False
+    refuse_retired_types = False
 
     def perform_create(self, serializer):
         serializer.instance = services.create_config(
             project=self.project,
             created_by=self.request.user,
             with_defaults=self.fill_new_config_defaults,
+            refuse_retired_types=self.refuse_retired_types,
             actor=Actor.api_key(self.request),
             **serializer.validated_data,
         )
@@ -61,6 +64,7 @@ class SignalSourceConfigViewSet(
         serializer.instance = services.update_config(
             serializer.instance,
             expected_version=self.expected_version,
+            refuse_retired_types=self.refuse_retired_types,
             actor=Actor.api_key(self.request),
             **changes,
         )
@@ -88,12 +92,12 @@ class SignalSourceConfigViewSet(
         except ValueError:
             raise exceptions.NotFound() from None
         records = activity_selectors.item_records(project_id=self.project.id, scope=activity.SCOPE, item_id=config_id)
-        pages = ItemActivityPagination()
-        page = pages.paginate(records, request)
-        if not page["total_count"] and not self.get_queryset().filter(pk=config_id).exists():
+        paginator = ItemActivityPagination()
+        rows = paginator.paginate_queryset(records, request, view=self)
+        if not paginator.total_count and not self.get_queryset().filter(pk=config_id).exists():
             raise exceptions.NotFound()
         context = {"organization_id": self.project.organization_id}
-        return pages.response(page, ActivityLogSerializer(page["rows"], many=True, context=context).data)
+        return paginator.get_paginated_response(ActivityLogSerializer(rows, many=True, context=context).data)
 
 
 class SignalsSourceConfigViewSet(SignalSourceConfigViewSet):
@@ -104,3 +108,4 @@ class SignalsSourceConfigViewSet(SignalSourceConfigViewSet):
     serializer_class = SignalsSourceConfigSerializer
     http_method_names = ["get", "post", "put", "patch", "delete", "head"]
     fill_new_config_defaults = True
+    refuse_retired_types = True

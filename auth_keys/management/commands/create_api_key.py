@@ -1,4 +1,5 @@
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from auth_keys.services import create_api_key
@@ -48,6 +49,6 @@ class Command(BaseCommand):
                 scoped_organizations=organization_ids,
                 expires_in_days=expires_in_days,
             )
-        except ValueError as error:
-            raise CommandError(str(error)) from None
+        except ValidationError as error:
+            raise CommandError(" ".join(error.messages)) from None
         self.stdout.write(raw_key)
