@@ -10,7 +10,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.test import APIRequestFactory
 
-from api.viewsets import ProjectScopedViewSet
+from api.viewsets import ProjectListModelMixin, ProjectScopedViewSet
 from signalsource.models import SignalSourceConfig
 from signalsource.serializers import SignalSourceConfigSerializer
 from tests.helpers import make_config
@@ -92,7 +92,20 @@ def test_another_projects_config_is_still_404_whatever_the_subclass_queries(view
     assert response.data["detail"] == "Not found."
 
 
-@pytest.mark.parametrize("method", ["get_object", "get_permissions", "check_permissions", "initial"])
+@pytest.mark.parametrize(
+    "method",
+    [
+        "get_queryset",
+        "get_object",
+        "get_permissions",
+        "check_permissions",
+        "get_authenticators",
+        "perform_authentication",
+        "check_throttles",
+        "initial",
+        "select_project_page",
+    ],
+)
 def test_a_subclass_may_not_override_the_methods_that_enforce_tenancy(method):
     with pytest.raises(TypeError, match=f"may not override {method}"):
         type("Bypass", (ProjectScopedViewSet,), {"scope_object": "task", method: lambda self, *a, **k: None})
@@ -102,6 +115,55 @@ def test_a_subclass_may_not_override_the_methods_that_enforce_tenancy(method):
 def test_a_subclass_may_not_replace_the_bases_own_permissions_or_guards(attribute):
     with pytest.raises(TypeError, match="may not change the tenancy base"):
         type("Bypass", (ProjectScopedViewSet,), {"scope_object": "task", attribute: ()})
+
+
+def _any_projects_page(*, project_id, offset, limit):
+    """A careless page selector: it forgets the project it is given."""
+    rows = list(SignalSourceConfig.objects.order_by("id")[offset : offset + limit])
+    for row in rows:
+        row.total_count = len(rows)
+    return rows
+
+
+class CarelessSelectorViewSet(ProjectListModelMixin, LooseViewSet):
+    project_page_selector = _any_projects_page
+
+
+def test_a_page_selector_that_returns_another_projects_rows_answers_404(tenant, other_tenant):
+    own = make_config(tenant.project)
+    response = call(CarelessSelectorViewSet, tenant.raw_key, tenant.project.id)
+    assert response.status_code == 200, response.data
+    assert [item["id"] for item in response.data["results"]] == [str(own.id)]
+
+    make_config(other_tenant.project)
+
+    assert call(CarelessSelectorViewSet, tenant.raw_key, tenant.project.id).status_code == 404
+
+
+class ExtraActionViewSet(LooseViewSet):
+    from rest_framework.decorators import action
+
+    @action(detail=False, methods=["get"])
+    def undeclared(self, request, *args, **kwargs):
+        return Response({"reached": True})
+
+
+def test_an_action_the_view_does_not_declare_a_scope_for_is_refused_to_every_key(tenant):
+    tenant.api_key.scopes = ["*"]
+    tenant.api_key.save(update_fields=["scopes"])
+    request = factory.get("/", HTTP_AUTHORIZATION=f"Bearer {tenant.raw_key}")
+
+    response = ExtraActionViewSet.as_view({"get": "undeclared"})(request, project_id=str(tenant.project.id))
+
+    assert response.status_code == 403, response.data
+    assert response.data["detail"] == "This action is not available to API keys (undeclared)."
+
+    class Declared(ExtraActionViewSet):
+        scope_object_read_actions = (*ExtraActionViewSet.scope_object_read_actions, "undeclared")
+
+    request = factory.get("/", HTTP_AUTHORIZATION=f"Bearer {tenant.raw_key}")
+    response = Declared.as_view({"get": "undeclared"})(request, project_id=str(tenant.project.id))
+    assert response.status_code == 200, response.data
 
 
 def test_a_subclass_may_add_permissions_of_its_own(tenant):
