@@ -126,5 +126,10 @@ class RequestBodyLimitMiddleware:
 
     @staticmethod
     def _too_large(limit: int):
-        body = error_body("invalid_request", "request_too_large", f"The request body must be at most {limit} bytes.")
-        return JsonResponse(body, status=413)
+        return JsonResponse(too_large_body(limit), status=413)
+
+
+def too_large_body(limit: int | None = None) -> dict:
+    """The 413's body, for a body over `limit` bytes (default: the setting)."""
+    limit = settings.MAX_REQUEST_BODY_BYTES if limit is None else limit
+    return error_body("invalid_request", "request_too_large", f"The request body must be at most {limit} bytes.")

@@ -16,11 +16,13 @@ from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.plumbing import is_serializer
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiRequest, OpenApiResponse
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
+from rest_framework.exceptions import ErrorDetail
 
 from auth_keys.scopes import required_scope
 
-from .exceptions import error_body, exception_handler
+from .exceptions import ServerError, ServiceUnavailable, exception_handler
+from .middleware import too_large_body
 
 PROJECT_ID_DESCRIPTION = (
     "Project ID of the project you're trying to access. An operator finds it in the admin's project "
@@ -56,46 +58,31 @@ class ServerErrorSerializer(ErrorSerializer):
     request_id = serializers.CharField(help_text="The request's id (also in the `X-Request-ID` response header).")
 
 
-# Each status the project-scoped routes answer, with what it means and a body the server sends.
+SAMPLE_RATE_ERROR = "sample_rate must be a number between 0 and 1"
+# Each status the project-scoped routes answer, with what it means and an error the server answers
+# with it: its example is the body the exception handler (or, for a body too large, the middleware)
+# makes of that error, so that it cannot drift from it.
 # (405 is not an operation's: it answers a method a route does not take; see the API description.)
 ERROR_RESPONSES = {
     "400": (
         "Invalid input: the body, a filter or a field breaks a rule. Nothing was changed.",
-        ("validation_error", "invalid_input", "sample_rate must be a number between 0 and 1", "config"),
+        exceptions.ValidationError({"config": [ErrorDetail(SAMPLE_RATE_ERROR, code="invalid_input")]}),
     ),
-    "401": (
-        "No API key, or the key is unknown, revoked or expired.",
-        ("authentication_error", "not_authenticated", "Authentication credentials were not provided.", None),
-    ),
+    "401": ("No API key, or the key is unknown, revoked or expired.", exceptions.NotAuthenticated()),
     "403": (
         "The key lacks the scope, is limited to other projects or organizations, "
         "or its user is not a member of the project's organization.",
-        ("authentication_error", "permission_denied", "You do not have permission to perform this action.", None),
+        exceptions.PermissionDenied(),
     ),
-    "404": (
-        "The project, or the object in that project, does not exist.",
-        ("invalid_request", "not_found", "Not found.", None),
-    ),
-    "413": (
-        "The request body is larger than the service takes.",
-        ("invalid_request", "request_too_large", "The request body must be at most 1048576 bytes.", None),
-    ),
-    "415": (
-        "The body's media type is not JSON, a form or multipart.",
-        ("invalid_request", "unsupported_media_type", 'Unsupported media type "text/plain" in request.', None),
-    ),
+    "404": ("The project, or the object in that project, does not exist.", exceptions.NotFound()),
+    "413": ("The request body is larger than the service takes.", None),  # the middleware's: `too_large_body`
+    "415": ("The body's media type is not JSON, a form or multipart.", exceptions.UnsupportedMediaType("text/plain")),
     "429": (
         "Too many requests with this key; the `Retry-After` header says when to try again.",
-        ("throttled_error", "throttled", "Request was throttled. Expected available in 30 seconds.", None),
+        exceptions.Throttled(wait=30),
     ),
-    "500": (
-        "The service failed; quote the `request_id` when reporting it.",
-        ("server_error", "error", "A server error occurred.", None),
-    ),
-    "503": (
-        "The database is unavailable; the `Retry-After` header says when to try again.",
-        ("server_error", "service_unavailable", "The database is unavailable. Try again shortly.", None),
-    ),
+    "500": ("The service failed; quote the `request_id` when reporting it.", ServerError()),
+    "503": ("The database is unavailable; the `Retry-After` header says when to try again.", ServiceUnavailable()),
 }
 EXAMPLE_REQUEST_ID = "5f0c6f1e-6c1b-4a5e-9a57-1d2f3b4c5d6e"
 # What every operation of a project-scoped route may answer, and what one with a body adds.
@@ -115,6 +102,11 @@ SUMMARIES = {
 BAD_FILTER_VALUE = "maybe"
 
 
+def answered_body(exception) -> dict:
+    """The body the exception handler answers `exception` with."""
+    return dict(exception_handler(exception, {}).data)
+
+
 def list_bad_request(view) -> tuple | None:
     """A list's 400, which is about a filter: the first of the view's filters that refuses a made-up
     value, with the code and message that filter answers (so the example cannot drift from it).
@@ -125,37 +117,33 @@ def list_bad_request(view) -> tuple | None:
     for name in filterset_class.base_filters:
         filterset = filterset_class(data={name: BAD_FILTER_VALUE}, queryset=view.queryset.none())
         if not filterset.is_valid():
-            # As django-filter's backend raises it, answered by the service's exception handler.
-            body = exception_handler(translate_validation(filterset.errors), {}).data
-            return "A filter has an invalid value. Nothing is listed.", (
-                body["type"], body["code"], body["detail"], body["attr"]
-            )  # fmt: skip
+            # As django-filter's backend raises it.
+            return "A filter has an invalid value. Nothing is listed.", translate_validation(filterset.errors)
     return None
 
 
-def error_example(status_code: str, description: str, type_: str, code: str, detail: str, attr=None) -> OpenApiResponse:
-    """An error response with the body the server sends (`exceptions.error_body`) as its example."""
-    body = error_body(type_, code, detail, attr)
+def error_example(status_code: str, description: str, body: dict) -> OpenApiResponse:
+    """An error response with `body`, a body the server sends, as its example."""
     serializer = ErrorSerializer
     if status_code.startswith("5"):
-        body["request_id"] = EXAMPLE_REQUEST_ID
+        body = {**body, "request_id": EXAMPLE_REQUEST_ID}
         serializer = ServerErrorSerializer
-    example = OpenApiExample(code, value=body, status_codes=[status_code], response_only=True)
+    example = OpenApiExample(body["code"], value=body, status_codes=[status_code], response_only=True)
     return OpenApiResponse(serializer, description=description, examples=[example])
 
 
 def error_response(code: str, view) -> OpenApiResponse:
     documented = list_bad_request(view) if (view.action, code) == ("list", "400") else ERROR_RESPONSES[code]
-    description, (type_, error_code, detail, attr) = documented
+    description, error = documented
     if code == "403" and (scope := required_scope(view)):
-        detail = f"API key missing required scope '{scope}'"
-    return error_example(code, description, type_, error_code, detail, attr)
+        error = exceptions.PermissionDenied(f"API key missing required scope '{scope}'")
+    body = too_large_body() if error is None else answered_body(error)
+    return error_example(code, description, body)
 
 
-def exception_response(status_code: str, exception, description: str) -> OpenApiResponse:
+def exception_response(status_code: str, exception_class, description: str) -> OpenApiResponse:
     """The response to one of the API's exception classes, with the body the server sends for it."""
-    detail = str(exception.default_detail)
-    return error_example(status_code, description, exception.default_type, exception.default_code, detail)
+    return error_example(status_code, description, answered_body(exception_class()))
 
 
 class AutoSchema(openapi.AutoSchema):

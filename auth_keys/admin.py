@@ -70,33 +70,31 @@ class PersonalAPIKeyCreationForm(forms.ModelForm):
         )
 
 
-class RevokedFilter(admin.SimpleListFilter):
-    title = "revoked"
-    parameter_name = "revoked"
+class YesNoFilter(admin.SimpleListFilter):
+    """A filter on a yes-or-no property of a key: `matching(yes)` is the condition for either answer."""
 
     def lookups(self, request, model_admin):
-        return [("yes", "Revoked"), ("no", "Not revoked")]
+        return [("yes", self.title.capitalize()), ("no", f"Not {self.title}")]
 
     def queryset(self, request, queryset):
         if self.value() in ("yes", "no"):
-            return queryset.filter(revoked_at__isnull=self.value() == "no")
+            return queryset.filter(self.matching(self.value() == "yes"))
         return queryset
 
 
-class ExpiredFilter(admin.SimpleListFilter):
-    title = "expired"
-    parameter_name = "expired"
+class RevokedFilter(YesNoFilter):
+    title = parameter_name = "revoked"
 
-    def lookups(self, request, model_admin):
-        return [("yes", "Expired"), ("no", "Not expired")]
+    def matching(self, yes: bool) -> Q:
+        return Q(revoked_at__isnull=not yes)
 
-    def queryset(self, request, queryset):
+
+class ExpiredFilter(YesNoFilter):
+    title = parameter_name = "expired"
+
+    def matching(self, yes: bool) -> Q:
         now = timezone.now()
-        if self.value() == "yes":
-            return queryset.filter(expires_at__lte=now)
-        if self.value() == "no":
-            return queryset.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-        return queryset
+        return Q(expires_at__lte=now) if yes else Q(expires_at__isnull=True) | Q(expires_at__gt=now)
 
 
 @admin.register(PersonalAPIKey)

@@ -4,13 +4,14 @@ name, and write a change and its record together or not at all."""
 import uuid
 
 import pytest
-from django.db import IntegrityError, connection
-from django.test.utils import CaptureQueriesContext
+from django.db import IntegrityError, connection, models
+from django.db.models import Value
+from django.test.utils import CaptureQueriesContext, isolate_apps
 
 from activity_log.models import ActivityLog
 from activity_log.services import Actor
 from common import sql
-from signalsource import services
+from signalsource import selectors, services
 from signalsource.models import SignalSourceConfig
 from tests.helpers import make_config
 
@@ -103,3 +104,56 @@ def test_on_postgresql_each_change_and_its_record_are_one_statement(tenant):
     assert all(queries[0]["sql"].startswith("WITH written AS (") for queries in statements)
     assert [r.activity for r in ActivityLog.objects.order_by("created_at")] == ["created", "updated", "deleted"]
     assert not SignalSourceConfig.objects.exists()
+
+
+@isolate_apps("common")
+@pytest.mark.parametrize(
+    "computed",
+    [
+        models.IntegerField(db_default=1),
+        models.GeneratedField(expression=Value(1), output_field=models.IntegerField(), db_persist=True),
+    ],
+)
+def test_a_column_the_database_computes_is_refused_by_the_writes(computed):
+    class Computed(models.Model):
+        name = models.CharField(max_length=10)
+        value = computed
+
+        class Meta:
+            app_label = "common"
+
+        def __str__(self) -> str:
+            return self.name
+
+    with pytest.raises(TypeError, match="the database computes value"):
+        sql.insert(Computed(name="a"))
+    with pytest.raises(TypeError, match=r"cannot write Computed\.value"):
+        sql.update(Computed, {"value": 2}, where={"id": 1})
+
+
+class RecordingRouter:
+    """Sends every model to the default database, and notes which models it was asked about."""
+
+    asked: list
+
+    def db_for_read(self, model, **hints):
+        self.asked.append(("read", model.__name__))
+        return "default"
+
+    def db_for_write(self, model, **hints):
+        self.asked.append(("write", model.__name__))
+        return "default"
+
+
+def test_the_hand_written_reads_and_writes_ask_the_routers_like_the_orm(tenant, settings):
+    RecordingRouter.asked = []
+    settings.DATABASE_ROUTERS = ["tests.common.test_sql.RecordingRouter"]
+    config = make_config(tenant.project)
+    selectors.project_config(project_id=tenant.project.id, pk=config.pk)  # builds what it caches
+    RecordingRouter.asked.clear()
+
+    assert selectors.project_config(project_id=tenant.project.id, pk=config.pk) is not None
+    assert ("read", "SignalSourceConfig") in RecordingRouter.asked
+    RecordingRouter.asked.clear()
+    assert sql.execute(sql.update(SignalSourceConfig, {"enabled": False}, where={"id": config.pk})) == 1
+    assert ("write", "SignalSourceConfig") in RecordingRouter.asked
