@@ -43,7 +43,7 @@ class ProjectScopedViewSet(viewsets.GenericViewSet):
     # order, each row annotated with the `total_count` of the whole list.
     project_object_selector = None
     project_page_selector = None
-    _throttles_checked = False
+    _throttles_checked = False  # a request is counted once (see perform_authentication)
     # Requests without a valid key are rate-limited per client address (api/throttling.py).
     limit_requests_without_key = True
     # Extra permissions a subclass may add; the base's own always come first.

@@ -19,8 +19,9 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+# PROFILE_ROOT: another checkout's code, profiled by this copy of the script (bench/instructions.py).
+ROOT = Path(os.environ.get("PROFILE_ROOT") or Path(__file__).resolve().parent.parent)
+sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 
 import seed  # noqa: E402
 
@@ -131,8 +132,10 @@ def requests_of(scenario: str, reads, writes):
         i += 1
 
 
-def run(scenario: str, count: int, reads, writes, profile: cProfile.Profile | None = None) -> tuple[float, float]:
-    """CPU and wall-clock seconds per request over `count` requests."""
+def run(
+    scenario: str, count: int, reads, writes, profile: cProfile.Profile | None = None, warmup: int | None = None
+) -> tuple[float, float]:
+    """CPU and wall-clock seconds per request over `count` requests, after `warmup` (default: up to 200)."""
     requests = requests_of(scenario, reads, writes)
     request = next(requests)
     count += count % 2  # whole create-then-delete pairs: nothing is left behind to collide with
@@ -143,7 +146,7 @@ def run(scenario: str, count: int, reads, writes, profile: cProfile.Profile | No
         assert status < 300, (scenario, request, status, body)
         request = requests.send(body)
 
-    for _ in range(min(count, 200)):  # warm-up: connections, caches, imports
+    for _ in range(min(count, 200) if warmup is None else warmup):  # warm-up: connections, caches, imports
         answer_one()
     started, wall_started = time.process_time(), time.perf_counter()
     if profile:
@@ -209,11 +212,16 @@ def main() -> None:
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--sort", default="tottime", choices=["tottime", "cumulative"], help="own or cumulative time")
     parser.add_argument("--reads", action="store_true", help="also compare the hand-written reads with the ORM's")
+    parser.add_argument("--warmup", type=int, help="requests before the timed ones (default: up to 200)")
+    parser.add_argument("--plain", action="store_true", help="only answer the requests: no profile, no output")
     args = parser.parse_args()
     reads, writes = targets()
     try:
         for scenario in args.scenarios.split(","):
-            profile_scenario(scenario, args, reads, writes)
+            if args.plain:
+                run(scenario, args.requests, reads, writes, warmup=args.warmup)
+            else:
+                profile_scenario(scenario, args, reads, writes)
         if args.reads:
             compare_reads(reads)
     finally:  # the write projects are left empty, as the benchmark expects them
