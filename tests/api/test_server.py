@@ -6,14 +6,17 @@ Hang guards, not speed measurements: under gunicorn's sync workers the requests 
 
 import contextlib
 import http.client
+import os
 import socket
+import subprocess
+import sys
 import time
 from urllib.parse import urlsplit
 
 import pytest
 from django.db import connection
 
-from tests.live_server import call, served, throwaway_database
+from tests.live_server import HANG_GUARD_SECONDS, ROOT, call, served, throwaway_database
 
 pytestmark = pytest.mark.live_server_process
 
@@ -143,3 +146,40 @@ def test_two_instances_on_one_machine_share_nothing(transactional_db):
             assert call(first_url, "GET", "/healthz")[0] == 200
             assert call(second_url, "GET", "/healthz")[0] == 200
         assert call(first_url, "GET", "/healthz")[0] == 200
+
+
+def _serve_on(port: int, *arguments: str) -> subprocess.CompletedProcess:
+    environment = {k: v for k, v in os.environ.items() if k not in {"TEST_DATABASE_NAME", "DEBUG"}}
+    environment.update(SECRET_KEY="test-" + "s" * 60, HOST="127.0.0.1", PORT=str(port))
+    return subprocess.run(
+        [sys.executable, "manage.py", "serve", *arguments],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD_SECONDS,
+    )
+
+
+def test_a_second_server_refuses_a_port_a_running_one_holds(tmp_path):
+    """granian shares a port it listens on with SO_REUSEPORT: without the check, a second instance
+    started by mistake would serve half of the first one's connections."""
+    with throwaway_database(tmp_path) as database_url, served(database_url) as (base_url, _):
+        refused = _serve_on(_address(base_url)[1])
+        assert refused.returncode != 0
+        assert refused.stderr.strip().splitlines() == [
+            f"CommandError: port {_address(base_url)[1]} on 127.0.0.1 is in use by another process: stop it, "
+            "set another PORT, or pass --share-port for a zero-downtime handover."
+        ], refused.stderr
+        assert call(base_url, "GET", "/healthz")[0] == 200
+
+
+def test_a_port_another_program_holds_is_one_line_not_a_traceback():
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        refused = _serve_on(port)
+    assert refused.returncode != 0
+    assert "Traceback" not in refused.stderr
+    assert refused.stderr.strip().splitlines()[0].startswith(f"CommandError: port {port} on 127.0.0.1 is in use")

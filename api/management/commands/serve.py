@@ -4,8 +4,10 @@ It lives in `api`, the HTTP layer every other app sits on: Django finds commands
 apps, and `config/` is not one.
 """
 
+import errno
 import os
 import shutil
+import socket
 import sys
 
 from django.conf import settings
@@ -22,9 +24,17 @@ class Command(BaseCommand):
             "--app",
             help="WSGI application as module:attribute (default: WSGI_APPLICATION; the benchmark serves its floor)",
         )
+        parser.add_argument(
+            "--share-port",
+            action="store_true",
+            help="start even when another server listens on the port (a zero-downtime handover: the old "
+            "instance stops once the new one answers)",
+        )
 
-    def handle(self, *args, app, **options):
+    def handle(self, *args, app, share_port, **options):
         argv = granian_argv(app)
+        if not share_port:
+            refuse_a_taken_port(argv[argv.index("--host") + 1], int(argv[argv.index("--port") + 1]))
         # The granian beside this interpreter: the one this project's lock installed.
         executable = os.path.join(os.path.dirname(sys.executable), "granian")
         if not os.access(executable, os.X_OK):
@@ -36,3 +46,21 @@ class Command(BaseCommand):
         sys.stderr.flush()
         # Replace this process: signals from a supervisor (SIGTERM on deploy) reach granian itself.
         os.execv(executable, [executable, *argv[1:]])  # noqa: S606 -- a fixed argv, no shell
+
+
+def refuse_a_taken_port(host: str, port: int) -> None:
+    """granian listens with SO_REUSEPORT: a second instance on a busy port would start without a word
+    and take half of the first one's connections. A socket without that option cannot bind a port
+    another process listens on (SO_REUSEADDR only lets it past connections in TIME_WAIT)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise CommandError(
+                    f"port {port} on {host} is in use by another process: stop it, set another PORT, "
+                    "or pass --share-port for a zero-downtime handover."
+                ) from None
+            raise CommandError(f"cannot listen on {host}:{port}: {error.strerror}.") from None
