@@ -25,6 +25,13 @@ $(UV): tools/uv-requirements.txt
 $(VENV)/.installed: pyproject.toml uv.lock $(UV)
 	@test -x $(BIN)/python || $(PYTHON) -m venv --without-pip $(VENV) || python3 -m venv --without-pip $(VENV)
 	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --locked --python $(BIN)/python
+	@touch $@ $(VENV)/.runtime
+
+# What serving needs, and only that (no test or benchmark tools): `make run`. --inexact keeps the dev
+# group when `make test` installed it first.
+$(VENV)/.runtime: pyproject.toml uv.lock $(UV)
+	@test -x $(BIN)/python || $(PYTHON) -m venv --without-pip $(VENV) || python3 -m venv --without-pip $(VENV)
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --locked --no-dev --inexact --python $(BIN)/python
 	@touch $@
 
 .secret_key:
@@ -33,7 +40,7 @@ $(VENV)/.installed: pyproject.toml uv.lock $(UV)
 	@chmod 600 $@
 
 ## run: set up and serve the API (python manage.py serve: granian) on http://127.0.0.1:$(PORT) (SQLite unless DATABASE_URL)
-run: $(VENV)/.installed .secret_key
+run: $(VENV)/.runtime .secret_key
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py createcachetable
 	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
