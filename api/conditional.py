@@ -121,9 +121,12 @@ class ConditionalRequestsMixin:
         return True
 
     def retrieve(self, request, *args, **kwargs):
-        instance = self.get_object()
+        return self.conditional_response(self.get_object())
+
+    def conditional_response(self, instance):
+        """The object's representation with its ETag, or 304 if `If-None-Match` names that ETag."""
         etag = etag_for(instance)
-        if_none_match = request.headers.get("If-None-Match")
+        if_none_match = self.request.headers.get("If-None-Match")
         if if_none_match is not None and _weak_match(if_none_match, etag):
             return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
         return Response(self.get_serializer(instance).data, headers={"ETag": etag})
@@ -150,3 +153,37 @@ class ConditionalRequestsMixin:
     def destroy(self, request, *args, **kwargs):
         self.perform_destroy(self.get_object_for_write())
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class Precondition:
+    """What a write by a key other than the object's id (an upsert) expects of the object, from
+    `If-Match` and `If-None-Match`: the services check it against the row they find, so that the
+    check and the write see the same row. `If-Match: *` asks that the object exists, a list of ETags
+    that it is at one of their versions (an object that is gone never is); `If-None-Match: *` that it
+    does not exist, a list of ETags that it is at none of their versions."""
+
+    __slots__ = ("if_match", "if_none_match")
+
+    def __init__(self, if_match: str | None = None, if_none_match: str | None = None):
+        self.if_match = parse_etags(if_match) if if_match is not None else None
+        self.if_none_match = parse_etags(if_none_match) if if_none_match is not None else None
+
+    def __bool__(self) -> bool:
+        return self.if_match is not None or self.if_none_match is not None
+
+    def check_absent(self) -> None:
+        """For a write that finds no object: `VersionMismatch` if it expected one."""
+        if self.if_match is not None:
+            raise VersionMismatch("There is no object to match If-Match.")
+
+    def expected_version(self, instance) -> int | None:
+        """For a write that found `instance`: the version it must still be at when written (None:
+        any), or `VersionMismatch` if it is not what the client expected."""
+        etag = etag_for(instance)
+        if self.if_none_match is not None and (self.if_none_match == ["*"] or etag in self.if_none_match):
+            raise VersionMismatch(f"The object exists, at {etag}; If-None-Match refuses it.")
+        if self.if_match is None or self.if_match == ["*"]:
+            return None
+        if etag not in self.if_match:  # strong comparison: a weak tag (W/"...") never matches
+            raise VersionMismatch(f"The object is at {etag}, not at If-Match's.")
+        return instance.version

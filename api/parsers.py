@@ -66,9 +66,12 @@ class StrictMultiPartParser(parsers.MultiPartParser):
 
 
 # (A comment, not a docstring: drf-spectacular would publish a view's docstrings as descriptions.)
-# Lets a viewset's PATCH take `application/merge-patch+json`; any other method answers it 415.
-# (DRF's view sets `self.request` before it asks for the parsers.)
+# Lets a viewset's PATCH take `application/merge-patch+json`, and the actions it names in
+# `merge_patch_actions`; any other answers it 415. (DRF's view sets `self.request` and its
+# `action_map` before it asks for the parsers, and `action` only after.)
 class MergePatchMixin:
+    merge_patch_actions = ("partial_update",)
+
     # What this mixin adds to PATCH's OpenAPI operation (`api/schema.py` collects it): the merge-patch
     # media type in words, not as a second request body (offered two media types,
     # openapi-python-client sends every PATCH as a merge patch, which changes what `config` means).
@@ -82,6 +85,8 @@ class MergePatchMixin:
 
     def get_parsers(self):
         parsers = super().get_parsers()
-        if self.request is not None and self.request.method == "PATCH":
-            parsers.append(MergePatchParser())
+        if self.request is not None:
+            action = getattr(self, "action_map", {}).get(self.request.method.lower())
+            if action in self.merge_patch_actions:
+                parsers.append(MergePatchParser())
         return parsers

@@ -149,7 +149,8 @@ def exception_response(status_code: str, exception_class, description: str) -> O
 class AutoSchema(openapi.AutoSchema):
     """The shared conventions, plus what the view's mixins contribute to each action's operation:
     a class attribute `openapi_by_action = {action: {"headers": [...], "responses": {status:
-    description}, "errors": {status: (exception class, description)}, "description": "..."}}`."""
+    description}, "errors": {status: (exception class, description)}, "bodies": {status: (serializer,
+    description)}, "success": status (when not the method's usual one), "description": "..."}}`."""
 
     def _action(self) -> str | None:
         return getattr(self.view, "action", None)
@@ -223,13 +224,16 @@ class AutoSchema(openapi.AutoSchema):
         errors = self._errors()
         if not errors or not is_serializer(serializer):
             return serializer
-        success_code = {"DELETE": "204", "POST": "201"}.get(self.method, "200")
+        success_codes = self._contributions("success")
+        success_code = success_codes[-1] if success_codes else {"DELETE": "204", "POST": "201"}.get(self.method, "200")
         responses = {success_code: None if success_code == "204" else serializer}
         responses |= {code: error_response(code, self.view) for code in errors}
         for described in self._contributions("responses"):
             responses |= {code: OpenApiResponse(description=text) for code, text in described.items()}
         for raised in self._contributions("errors"):
             responses |= {code: exception_response(code, *error) for code, error in raised.items()}
+        for bodies in self._contributions("bodies"):
+            responses |= {code: OpenApiResponse(body, description=text) for code, (body, text) in bodies.items()}
         return responses
 
 

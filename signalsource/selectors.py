@@ -73,3 +73,21 @@ def project_configs_page(*, project_id: int, offset: int, limit: int) -> list[Si
         config.total_count = total_count
         page.append(config)
     return page
+
+
+def config_by_source(*, project_id: int, source_product: str, source_type: str) -> SignalSourceConfig | None:
+    """The project's config of this source (at most one: the model's unique constraint), or None."""
+    return SignalSourceConfig.objects.filter(
+        project_id=project_id, source_product=source_product, source_type=source_type
+    ).first()
+
+
+def configs_by_source(*, project_id: int, pairs) -> dict[tuple[str, str], SignalSourceConfig]:
+    """The project's configs of these sources, by `(source_product, source_type)`: one query for a bulk."""
+    products = {product for product, _ in pairs}
+    types = {source_type for _, source_type in pairs}
+    rows = SignalSourceConfig.objects.filter(project_id=project_id, source_product__in=products, source_type__in=types)
+    wanted = set(pairs)
+    return {
+        (row.source_product, row.source_type): row for row in rows if (row.source_product, row.source_type) in wanted
+    }

@@ -121,3 +121,21 @@ class SignalsSourceConfigSerializer(SignalSourceConfigSerializer):
         help_text="Retired types (" + ", ".join(f"`{t}`" for t in sorted(catalog.RETIRED_TYPES)) + ") are refused "
         "in every write that carries `source_type`, as PostHog refuses them; older configs may still have one.",
     )
+
+
+class SourceConfigUpsertSerializer(serializers.Serializer):
+    """The body of an upsert by source (`PUT .../by_source/{source_product}/{source_type}/`): the
+    source is the URL's. What it leaves out keeps its stored value, or takes the default on create."""
+
+    enabled = serializers.BooleanField(required=False, help_text="Default on create: `true`.")
+    config = ConfigField(
+        required=False,
+        help_text="Replaces the stored config; with `Content-Type: application/merge-patch+json`, merged into it. "
+        "On create, the source's default keys are filled in.",
+    )
+
+    def get_fields(self):
+        fields = super().get_fields()
+        # A form body without `enabled` leaves it out, rather than meaning an unticked checkbox.
+        fields["enabled"].default_empty_html = empty
+        return fields

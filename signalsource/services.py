@@ -16,16 +16,17 @@ the `actor` its caller names (None: the system); a change that fails (a `Version
 leaves no record. The changes are written in hand-written SQL (`common.sql`) so that they can be.
 """
 
+import orjson
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import IntegrityError
 from django.utils import timezone
 
 from activity_log.models import ActivityLog
 from activity_log.services import Actor
-from api.conditional import VersionMismatch
+from api.conditional import Precondition, VersionMismatch
 from common import sql
 
-from . import activity, catalog
+from . import activity, catalog, selectors
 from .models import ProcessingStatus, SignalSourceConfig
 
 DUPLICATE_MESSAGE = "A signal source config for this source_product and source_type already exists in this project."
@@ -144,6 +145,13 @@ def create_config(
     if with_defaults:
         fields["config"] = catalog.with_new_config_defaults(source_product, source_type, fields["config"])
     instance = SignalSourceConfig(project=project, created_by=created_by, **fields)
+    if not _insert(instance, actor):
+        raise _duplicate_error()
+    return instance
+
+
+def _insert(instance: SignalSourceConfig, actor: Actor | None) -> bool:
+    """Inserts `instance` and its activity record; False when its pair is taken in its project."""
     # The constraint is the arbiter: checking first would leave a window for a racing insert. A
     # conflict whose row is gone by the time we look lost a race with a delete: insert again.
     for _attempt in range(CREATE_ATTEMPTS):
@@ -152,12 +160,12 @@ def create_config(
             _write(sql.insert(instance), record)
             # Saved, as `save()` leaves it.
             instance._state.adding, instance._state.db = False, sql.writing(SignalSourceConfig).alias
-            return instance
+            return True
         except IntegrityError:
-            if _pair_taken(project, source_product, source_type):
-                raise _duplicate_error() from None
+            if _pair_taken(instance.project, instance.source_product, instance.source_type):
+                return False
     # Created and deleted under us again and again: the pair is taken as far as this request can tell.
-    raise _duplicate_error()
+    return False
 
 
 def validate_changes(instance: SignalSourceConfig, *, refuse_retired_types=False, **changes) -> dict:
@@ -199,6 +207,19 @@ def _expect_version(instance: SignalSourceConfig, expected_version: int | None) 
         raise _version_mismatch(instance, expected_version)
 
 
+def _same(stored, value) -> bool:
+    """Whether `value` is what is stored, as JSON tells values apart: `1`, `1.0` and `true` differ,
+    and key order does not count."""
+    if type(stored) is not type(value):
+        return False
+    if isinstance(value, dict | list):
+        try:
+            return orjson.dumps(stored, option=orjson.OPT_SORT_KEYS) == orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+        except orjson.JSONEncodeError:  # an integer beyond 64 bits (the admin's form reads them): say changed
+            return False
+    return stored == value
+
+
 def _save_at_version(
     instance: SignalSourceConfig,
     changes: dict,
@@ -212,8 +233,15 @@ def _save_at_version(
     if the row is still at the version `instance` holds. True when written; False when the row moved
     (then `instance` is re-read, for another try), or `VersionMismatch` if the caller expected that
     version. A row that is gone is `DoesNotExist` (`VersionMismatch` for a caller that expected a
-    version). Nothing is written, activity included, unless the row was at that version."""
+    version). Nothing is written, activity included, unless the row was at that version.
+
+    A write that changes nothing writes nothing (True, `instance` as it was): the version, and with
+    it the ETag, and `updated_at` stay, and there is no record, so that a colleague's If-Match still
+    holds after a change that never happened."""
     _expect_version(instance, expected_version)
+    changes = {name: value for name, value in changes.items() if not _same(getattr(instance, name), value)}
+    if not changes:
+        return True
     version = instance.version
     before, after = activity.snapshot(instance), activity.snapshot(instance, **changes)
     fields = {**changes, "updated_at": timezone.now()} if touch else dict(changes)
@@ -244,7 +272,8 @@ def update_config(
     **changes,
 ) -> SignalSourceConfig:
     """Applies `enabled` and/or `config` (replaced whole), or `config_patch` (an RFC 7396 merge patch
-    applied to the stored config, the result checked as a whole); `updated_at` always moves.
+    applied to the stored config, the result checked as a whole); `updated_at` moves when something
+    changed, and nothing is written when nothing did.
 
     With `expected_version`, writes only if the config is still at that version (`VersionMismatch`).
     A config deleted by a concurrent request raises `SignalSourceConfig.DoesNotExist`.
@@ -255,6 +284,69 @@ def update_config(
         cleaned = validate_changes(instance, refuse_retired_types=refuse_retired_types, **changes)
         if _save_at_version(instance, cleaned, expected_version, event=activity.UPDATED, actor=actor, touch=True):
             return instance
+
+
+CREATED, UPDATED, UNCHANGED = "created", "updated", "unchanged"
+UPSERT_ATTEMPTS = 4
+_LOOK_UP = object()  # `upsert_config`'s `existing` when the caller has not read the row
+
+
+def upsert_config(
+    *,
+    project,
+    source_product: str,
+    source_type: str,
+    created_by=None,
+    precondition: Precondition | None = None,
+    config_patch=None,
+    with_defaults=True,
+    refuse_retired_types=True,
+    actor: Actor | None = None,
+    existing=_LOOK_UP,
+    **values,
+) -> tuple[SignalSourceConfig, str]:
+    """Makes the project's config of this source have `values` (`enabled`, `config`), or the stored
+    config merged with `config_patch` (RFC 7396): creates it if there is none (with the rules and
+    defaults of `create_config`), else updates it (with those of `update_config`). Returns the config
+    and what happened: `CREATED`, `UPDATED` or `UNCHANGED` (nothing written at all).
+
+    Race-free: the unique constraint decides between two creates of one pair (the loser updates the
+    winner's row), and a row deleted under an update is created again. `precondition` (If-Match,
+    If-None-Match) is checked against the row found, and an update writes only at that version.
+    `existing` is the row if the caller has read it already (None: there is none), as a bulk does."""
+    precondition = precondition or Precondition()
+    if refuse_retired_types:
+        _refuse_retired(source_type)
+    new_fields = None
+    for _attempt in range(UPSERT_ATTEMPTS):
+        if existing is _LOOK_UP:
+            existing = selectors.config_by_source(
+                project_id=project.id, source_product=source_product, source_type=source_type
+            )
+        instance, existing = existing, _LOOK_UP
+        if instance is None:
+            precondition.check_absent()
+            if new_fields is None:
+                new_values = dict(values)
+                if config_patch is not None:
+                    new_values["config"] = merge_patch({}, config_patch)
+                new_fields = _checked_new(source_product, source_type, new_values)
+                if with_defaults:
+                    new_fields["config"] = catalog.with_new_config_defaults(
+                        source_product, source_type, new_fields["config"]
+                    )
+            instance = SignalSourceConfig(project=project, created_by=created_by, **new_fields)
+            if _insert(instance, actor):
+                return instance, CREATED
+            continue  # lost a race with a create of the pair: update that one
+        expected_version, version = precondition.expected_version(instance), instance.version
+        try:
+            update_config(instance, expected_version=expected_version, config_patch=config_patch, actor=actor, **values)
+        except SignalSourceConfig.DoesNotExist:
+            continue  # deleted under us: create it again
+        return instance, UNCHANGED if instance.version == version else UPDATED
+    # Created and deleted under us again and again: the pair changes faster than this request can follow.
+    raise VersionMismatch(f"The config of {source_product}/{source_type} kept changing; try again.")
 
 
 def delete_config(

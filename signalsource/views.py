@@ -2,14 +2,16 @@ import uuid
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import exceptions, mixins
+from rest_framework import exceptions, mixins, status
 from rest_framework.decorators import action
+from rest_framework.response import Response
 
 from activity_log import selectors as activity_selectors
 from activity_log.pagination import ItemActivityPagination
 from activity_log.serializers import ActivityLogSerializer, ItemActivityPageSerializer
 from activity_log.services import Actor
-from api.conditional import ConditionalRequestsMixin
+from api import conditional
+from api.conditional import ConditionalRequestsMixin, Precondition, etag_for
 from api.idempotency import IdempotentCreateMixin
 from api.parsers import MergePatchMixin, is_merge_patch
 from api.viewsets import ProjectListModelMixin, ProjectScopedViewSet
@@ -17,7 +19,28 @@ from api.viewsets import ProjectListModelMixin, ProjectScopedViewSet
 from . import activity, selectors, services
 from .filters import SignalSourceConfigFilter
 from .models import SignalSourceConfig
-from .serializers import SignalSourceConfigSerializer, SignalsSourceConfigSerializer
+from .serializers import SignalSourceConfigSerializer, SignalsSourceConfigSerializer, SourceConfigUpsertSerializer
+
+# `.../by_source/{source_product}/{source_type}/`: a config found by its source, as a client that
+# "makes sure source X is on" names it.
+BY_SOURCE_PATH = r"by_source/(?P<source_product>[^/.]+)/(?P<source_type>[^/.]+)"
+UPSERT_DESCRIPTION = (
+    "Creates the project's config of this source if it has none (201, with the source's default keys, as a "
+    "create), else changes it (200, as a PUT: what the body leaves out keeps its stored value). Atomic and "
+    "race-free: two concurrent upserts of one source make one config. With `Content-Type: "
+    "application/merge-patch+json` (RFC 7396), `config` is merged into the stored one key by key (`null` "
+    "removes a key); with `application/json` it is replaced whole. A body that changes nothing writes nothing: "
+    "200 with the config as it was, its ETag and `updated_at` unchanged, and no activity record."
+)
+UPSERT_IF_MATCH = (
+    "Change the config only if it is at this ETag (one or more, comma-separated; weak tags never match); `*`: "
+    "only if it exists. Else 412 and nothing changes."
+)
+UPSERT_IF_NONE_MATCH = "`*`: create the config only; if it exists, 412 and nothing changes."
+UPSERT_PRECONDITION_FAILED = (
+    "`If-Match` does not match the config (it changed, or there is none), or `If-None-Match: *` and the config "
+    "exists. Nothing was changed."
+)
 
 
 class SignalSourceConfigViewSet(
@@ -109,3 +132,89 @@ class SignalsSourceConfigViewSet(SignalSourceConfigViewSet):
     http_method_names = ["get", "post", "put", "patch", "delete", "head"]
     fill_new_config_defaults = True
     refuse_retired_types = True
+    scope_object_read_actions = (*SignalSourceConfigViewSet.scope_object_read_actions, "retrieve_by_source")
+    scope_object_write_actions = (
+        *SignalSourceConfigViewSet.scope_object_write_actions,
+        "upsert_by_source",
+        "destroy_by_source",
+    )
+    merge_patch_actions = (*SignalSourceConfigViewSet.merge_patch_actions, "upsert_by_source")
+    openapi_by_action = {
+        "retrieve_by_source": {
+            "headers": [
+                conditional.header("If-None-Match", conditional.IF_NONE_MATCH),
+                conditional.header("ETag", conditional.ETAG, response=["200", "304"]),
+            ],
+            "responses": {"304": "Not modified: the config's ETag matches `If-None-Match`."},
+        },
+        "upsert_by_source": {
+            "headers": [
+                conditional.header("If-Match", UPSERT_IF_MATCH),
+                conditional.header("If-None-Match", UPSERT_IF_NONE_MATCH),
+                conditional.header("ETag", conditional.ETAG, response=["200", "201"]),
+            ],
+            "bodies": {
+                "201": (SignalsSourceConfigSerializer, "Created: the project had no config of this source."),
+            },
+            "errors": {"412": (conditional.PreconditionFailed, UPSERT_PRECONDITION_FAILED)},
+            "description": UPSERT_DESCRIPTION,
+        },
+        "destroy_by_source": {
+            "headers": [conditional.header("If-Match", conditional.IF_MATCH)],
+            "errors": {"412": conditional.PRECONDITION_FAILED},
+        },
+    }
+
+    def _source(self) -> tuple[str, str]:
+        return self.kwargs["source_product"], self.kwargs["source_type"]
+
+    def _config_by_source(self) -> SignalSourceConfig | None:
+        source_product, source_type = self._source()
+        return selectors.config_by_source(
+            project_id=self.project.id, source_product=source_product, source_type=source_type
+        )
+
+    @extend_schema(summary="Get the config of a source", filters=False)
+    @action(detail=False, methods=["get"], url_path=BY_SOURCE_PATH, url_name="by_source")
+    def retrieve_by_source(self, request, *args, **kwargs):
+        instance = self._config_by_source()
+        if instance is None:
+            raise exceptions.NotFound()
+        return self.conditional_response(instance)
+
+    @extend_schema(summary="Create or change the config of a source", request=SourceConfigUpsertSerializer)
+    @retrieve_by_source.mapping.put
+    def upsert_by_source(self, request, *args, **kwargs):
+        serializer = SourceConfigUpsertSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        values = dict(serializer.validated_data)
+        if is_merge_patch(request) and "config" in values:
+            values["config_patch"] = values.pop("config")
+        source_product, source_type = self._source()
+        precondition = Precondition(request.headers.get("If-Match"), request.headers.get("If-None-Match"))
+        instance, outcome = services.upsert_config(
+            project=self.project,
+            source_product=source_product,
+            source_type=source_type,
+            created_by=request.user,
+            precondition=precondition,
+            with_defaults=self.fill_new_config_defaults,
+            refuse_retired_types=self.refuse_retired_types,
+            actor=Actor.api_key(request),
+            **values,
+        )
+        answer = status.HTTP_201_CREATED if outcome == services.CREATED else status.HTTP_200_OK
+        return Response(self.get_serializer(instance).data, status=answer, headers={"ETag": etag_for(instance)})
+
+    @extend_schema(summary="Delete the config of a source")
+    @retrieve_by_source.mapping.delete
+    def destroy_by_source(self, request, *args, **kwargs):
+        instance = self._config_by_source()
+        precondition = Precondition(request.headers.get("If-Match"))
+        if instance is None:
+            precondition.check_absent()  # a config the client holds an ETag of is gone: 412
+            raise exceptions.NotFound()
+        services.delete_config(
+            instance, expected_version=precondition.expected_version(instance), actor=Actor.api_key(request)
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)

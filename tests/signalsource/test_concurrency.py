@@ -181,3 +181,19 @@ def test_creates_racing_deletes_of_one_source_never_answer_500(settings):
     ]
     assert not unexpected, unexpected
     assert SignalSourceConfig.objects.filter(project=tenant.project).count() <= 1
+
+
+def test_racing_upserts_of_one_source_make_one_config_one_201_and_the_rest_200():
+    tenant = Tenant()
+    url = f"/api/projects/{tenant.project.id}/signals/source_configs/by_source/github/issue/"
+
+    def upsert(enabled):
+        return lambda: key_client(tenant.raw_key).put(url, {"enabled": enabled}, format="json")
+
+    for round_ in range(10):
+        SignalSourceConfig.objects.filter(project=tenant.project).delete()
+        responses = race(*[upsert(True), upsert(False)] * 4)
+
+        assert sorted(r.status_code for r in responses) == [200] * 7 + [201], [r.json() for r in responses]
+        assert len({r.json()["id"] for r in responses}) == 1, round_
+        assert SignalSourceConfig.objects.filter(project=tenant.project).count() == 1

@@ -60,7 +60,7 @@ def etag_of(tenant, route, row):
 # --- ETag --------------------------------------------------------------------------------------------
 
 
-def test_every_single_config_response_carries_a_strong_etag_that_moves_on_every_write(tenant, route):
+def test_every_single_config_response_carries_a_strong_etag_that_moves_on_every_change(tenant, route):
     created = tenant.client.post(list_url(tenant, route), GITHUB, format="json")
     assert created.status_code == 201
     etag = created["ETag"]
@@ -73,9 +73,9 @@ def test_every_single_config_response_carries_a_strong_etag_that_moves_on_every_
     assert patched.status_code == 200
     assert patched["ETag"] != etag
     assert tenant.client.get(url)["ETag"] == patched["ETag"]
-    # An edit that leaves every value as it was is still a write: a client's copy may be older.
+    # An edit that leaves every value as it was writes nothing: a colleague's If-Match still holds.
     again = tenant.client.patch(url, {"enabled": False}, format="json")
-    assert again["ETag"] not in (etag, patched["ETag"])
+    assert (again.status_code, again["ETag"]) == (200, patched["ETag"])
 
 
 def test_a_status_change_moves_the_etag_but_not_updated_at(tenant, route, row):

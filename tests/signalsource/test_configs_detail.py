@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from activity_log.models import ActivityLog
 from signalsource.models import SignalSourceConfig
 from tests.helpers import configs_url, database_state
 
@@ -110,7 +111,7 @@ def test_patch_moves_updated_at(tenant, row):
     an_hour_ago = timezone.now() - timedelta(hours=1)
     SignalSourceConfig.objects.filter(pk=row.pk).update(updated_at=an_hour_ago, created_at=an_hour_ago)
 
-    response = tenant.client.patch(detail_url(tenant, row.id), {"enabled": True}, format="json")
+    response = tenant.client.patch(detail_url(tenant, row.id), {"enabled": not row.enabled}, format="json")
 
     assert response.status_code == 200, response.json()
     row.refresh_from_db()
@@ -119,15 +120,23 @@ def test_patch_moves_updated_at(tenant, row):
     assert response.json()["updated_at"] == row.updated_at.isoformat().replace("+00:00", "Z")
 
 
-def test_empty_patch_is_accepted_and_moves_updated_at(tenant, row):
+@pytest.mark.parametrize("body", [{}, "same values"], ids=["empty", "same-values"])
+def test_a_patch_that_changes_nothing_is_accepted_and_writes_nothing(tenant, row, body):
+    # Issue 28: the version (ETag), `updated_at` and the activity log stay as they were.
     an_hour_ago = timezone.now() - timedelta(hours=1)
     SignalSourceConfig.objects.filter(pk=row.pk).update(updated_at=an_hour_ago)
+    if body == "same values":
+        body = {"enabled": row.enabled, "config": row.config, "source_product": row.source_product}
+    before = tenant.client.get(detail_url(tenant, row.id))
 
-    response = tenant.client.patch(detail_url(tenant, row.id), {}, format="json")
+    response = tenant.client.patch(detail_url(tenant, row.id), body, format="json")
 
     assert response.status_code == 200, response.json()
+    assert response.json() == before.json()
+    assert response["ETag"] == before["ETag"]
     row.refresh_from_db()
-    assert row.updated_at > an_hour_ago
+    assert (row.updated_at, row.version) == (an_hour_ago, 1)
+    assert not ActivityLog.objects.filter(item_id=str(row.id)).exists()
 
 
 def test_patch_ignores_read_only_and_unknown_fields(tenant, row, other_tenant):
