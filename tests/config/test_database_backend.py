@@ -4,13 +4,15 @@ Django's own check sends `SELECT 1` before each request's first query; this one 
 still replaces a connection the server has closed before a request uses it.
 """
 
+import threading
 import time
 
 import psycopg
 import pytest
 from django.db import connection, connections
 
-from tests.helpers import Tenant
+from signalsource.models import SignalSourceConfig
+from tests.helpers import Tenant, make_config
 from tests.live_server import call, database_url_of, served
 
 pytestmark = [
@@ -89,3 +91,46 @@ def test_a_request_after_the_database_closed_the_servers_connection_is_answered(
 
         status, _, body = call(base_url, "GET", path, tenant.raw_key)
         assert status == 200, body
+
+
+@pytest.mark.live_server_process
+def test_a_column_type_change_while_serving_answers_every_request(transactional_db):
+    """Issue 25 row 1: what widening a `max_length` in a migration does, while requests flow. Every
+    statement the server prepared before the ALTER returns the column; none of its requests may fail."""
+    tenant = Tenant()
+    config = make_config(tenant.project)
+    path = f"/api/projects/{tenant.project.id}/signal_source_configs/"
+    statuses = []
+
+    def one_round(enabled=True):
+        statuses.append(call(base_url, "GET", path, tenant.raw_key)[0])
+        statuses.append(call(base_url, "GET", f"{path}{config.id}/", tenant.raw_key)[0])
+        statuses.append(call(base_url, "PATCH", f"{path}{config.id}/", tenant.raw_key, {"enabled": enabled})[0])
+
+    def keep_asking(stop):
+        while not stop.is_set():
+            one_round(enabled=False)
+
+    table = SignalSourceConfig._meta.db_table
+    try:
+        with served(database_url_of(connection), CONN_MAX_AGE="60") as (base_url, _):
+            for _ in range(4):  # psycopg prepares a statement on its third use
+                one_round()
+            stop = threading.Event()
+            flowing = threading.Thread(target=keep_asking, args=(stop,))
+            flowing.start()
+            try:
+                with _admin_connection() as admin:
+                    admin.execute(f"ALTER TABLE {table} ALTER COLUMN status TYPE varchar(32)")
+                for _ in range(4):
+                    one_round()
+            finally:
+                stop.set()
+                flowing.join()
+    finally:
+        with _admin_connection() as admin:
+            admin.execute(f"ALTER TABLE {table} ALTER COLUMN status TYPE varchar(16)")
+
+    assert len(statuses) >= 24
+    assert [status for status in statuses if status >= 500] == []
+    assert set(statuses) == {200}
