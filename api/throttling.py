@@ -24,7 +24,8 @@ If Redis cannot be reached, requests are let through and a warning is logged: a 
 take the service down with it.
 
 Settings (config/settings.py): `RATE_LIMITS_ENABLED`, `RATE_LIMIT_BURST`, `RATE_LIMIT_SUSTAINED`
-(per key), `RATE_LIMIT_ANONYMOUS` (per client address, for requests without a valid key), rates as
+(per key), `RATE_LIMIT_ANONYMOUS` (per client address, for requests without a valid key),
+`RATE_LIMIT_SCHEMA` (per client address, for the API description, which needs no key), rates as
 DRF writes them (`"480/minute"`), or `"off"`; `CLIENT_IP_HEADER` names the header a trusted proxy
 puts the client's address in (empty: the connection's address). Read on every request, so a test or
 an operator's settings change takes effect without re-importing anything.
@@ -114,8 +115,10 @@ class RateLimitThrottle(BaseThrottle):
             # deployments or test databases share one Redis. The digest reveals nothing of the key.
             subject, limits = f"throttle:key:{api_key.digest[:32]}", active_limits(KEY_LIMITS)
         elif getattr(view, "limit_requests_without_key", False):
-            subject = f"throttle:address:{client_address(request) or 'unknown'}"
-            limits = active_limits(ADDRESS_LIMITS)
+            # A view may count its anonymous requests under limits of its own (the API description's).
+            names = getattr(view, "address_limits", ADDRESS_LIMITS)
+            subject = f"throttle:{'-'.join(names)}:{client_address(request) or 'unknown'}"
+            limits = active_limits(names)
         else:
             return True  # public pages (the API description): no key asked for, none counted
         if not limits:

@@ -188,6 +188,9 @@ RATE_LIMITS_ENABLED = env.bool("RATE_LIMITS_ENABLED", default=True)
 RATE_LIMIT_BURST = env.str("RATE_LIMIT_BURST", default="480/minute")
 RATE_LIMIT_SUSTAINED = env.str("RATE_LIMIT_SUSTAINED", default="4800/hour")
 RATE_LIMIT_ANONYMOUS = env.str("RATE_LIMIT_ANONYMOUS", default="120/minute")
+# The API description (`/api/schema/`), which needs no key: per client address. Built once per worker,
+# but a client reading it more than this is not reading it.
+RATE_LIMIT_SCHEMA = env.str("RATE_LIMIT_SCHEMA", default="30/minute")
 # The header a trusted proxy in front writes the client's address into (e.g. X-Forwarded-For; its
 # last address is used). Empty: the connection's address. Set it only behind such a proxy: anyone
 # can send the header.

@@ -341,7 +341,7 @@ def local_static_files(settings, tmp_path):
     settings.STATIC_ROOT = tmp_path
 
 
-def test_schema_endpoint_serves_the_committed_description_as_yaml_and_json():
+def test_schema_endpoint_serves_the_committed_description_as_yaml_and_json(db):  # db: its rate limit
     client = Client()
     response = client.get("/api/schema/")
     assert response.status_code == 200
@@ -354,7 +354,7 @@ def test_schema_endpoint_serves_the_committed_description_as_yaml_and_json():
     assert response.json() == yaml.safe_load(OPENAPI_FILE.read_text())
 
 
-def test_schema_endpoint_needs_no_key_and_ignores_a_bad_one():
+def test_schema_endpoint_needs_no_key_and_ignores_a_bad_one(db):
     response = Client().get("/api/schema/", HTTP_AUTHORIZATION="Bearer phx_not_a_real_key")
     assert response.status_code == 200
 
