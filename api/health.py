@@ -5,6 +5,7 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from .exceptions import error_body
+from .throttling import ping_redis
 
 PROBE_METHODS = ("GET", "HEAD")
 
@@ -29,12 +30,16 @@ def probe(view):
 @probe
 def healthz(request):
     """The process is up. Touches nothing else."""
-    return JsonResponse({"status": "ok"})
+    redis = ping_redis()
+    if redis is None:
+        return JsonResponse({"status": "ok"})
+    return JsonResponse({"status": "ok", "rate_limit_cache": "ok" if redis else "unavailable"})
 
 
 @probe
 def readyz(request):
-    """The process can serve: its database answers."""
+    """The process can serve: its database answers. A Redis that does not answer is reported but
+    keeps the instance in service: rate limits are then not counted (api/throttling.py)."""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
@@ -44,4 +49,7 @@ def readyz(request):
             status=503,
             headers={"Retry-After": "5"},
         )
-    return JsonResponse({"status": "ok"})
+    redis = ping_redis()
+    if redis is None:
+        return JsonResponse({"status": "ok"})
+    return JsonResponse({"status": "ok", "rate_limit_cache": "ok" if redis else "unavailable"})

@@ -21,7 +21,9 @@ limit counts the part of it inside its own window. One round trip per request:
   deployment; use Redis beyond that.
 
 If Redis cannot be reached, requests are let through and a warning is logged: a rate limit must not
-take the service down with it.
+take the service down with it. Its calls time out after `REDIS_SOCKET_TIMEOUT` (connecting:
+`REDIS_CONNECT_TIMEOUT`), and after a failure a breaker (`RedisBreaker`) stops asking it for
+`REDIS_BREAKER_SECONDS`; `/readyz` reports it.
 
 Settings (config/settings.py): `RATE_LIMITS_ENABLED`, `RATE_LIMIT_BURST`, `RATE_LIMIT_SUSTAINED`
 (per key), `RATE_LIMIT_ANONYMOUS` (per client address, for requests without a valid key),
@@ -123,15 +125,56 @@ class RateLimitThrottle(BaseThrottle):
             return True  # public pages (the API description): no key asked for, none counted
         if not limits:
             return True
+        if redis_breaker.is_open():
+            return True  # Redis failed moments ago: not asked again until the breaker closes
         try:
             self._wait = count_request(subject, limits, self.timer)
         except RedisError:
-            logger.warning("rate limit cache unavailable; request not counted", exc_info=True)
+            redis_breaker.trip()
+            logger.warning("rate limit cache unavailable; requests not counted for a while", exc_info=True)
             return True
         return self._wait is None
 
     def wait(self) -> float | None:
         return self._wait
+
+
+class RedisBreaker:
+    """Per process: after a Redis failure (a refused connection, or no answer within
+    `REDIS_SOCKET_TIMEOUT`), requests are let through uncounted without asking Redis for
+    `REDIS_BREAKER_SECONDS`; then the next request asks again. A Redis that accepts connections but
+    never answers costs one request one timeout per worker per period, not every request."""
+
+    def __init__(self):
+        self.open_until = 0.0
+
+    def is_open(self) -> bool:
+        return time.monotonic() < self.open_until
+
+    def trip(self) -> None:
+        self.open_until = time.monotonic() + settings.REDIS_BREAKER_SECONDS
+
+    def reset(self) -> None:
+        self.open_until = 0.0
+
+
+redis_breaker = RedisBreaker()
+
+
+def ping_redis() -> bool | None:
+    """For /readyz: None without Redis; else whether it answers (a failure trips the breaker). While
+    the breaker is open, Redis is not asked."""
+    backend = caches[DEFAULT_CACHE_ALIAS]
+    if not isinstance(backend, RedisCache):
+        return None
+    if redis_breaker.is_open():
+        return False
+    try:
+        backend._cache.get_client(None).ping()
+    except RedisError:
+        redis_breaker.trip()
+        return False
+    return True
 
 
 def count_request(subject: str, limits: list[Limit], timer=time.time) -> float | None:

@@ -134,8 +134,20 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (rate limits are counted here, shared by every server process) --------------------
 REDIS_URL = env.str("REDIS_URL", default="")
+# Redis answers a rate limit's script in well under a millisecond; a Redis that does not answer in
+# tens of them is treated as down (requests are let through uncounted) rather than holding every
+# request: seconds, passed to redis-py. After a failure the breaker stops asking it for a while.
+REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=0.05)
+REDIS_CONNECT_TIMEOUT = env.float("REDIS_CONNECT_TIMEOUT", default=0.05)
+REDIS_BREAKER_SECONDS = env.float("REDIS_BREAKER_SECONDS", default=10)
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_timeout": REDIS_SOCKET_TIMEOUT, "socket_connect_timeout": REDIS_CONNECT_TIMEOUT},
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "cache"}}
 

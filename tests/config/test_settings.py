@@ -116,7 +116,11 @@ def test_https_settings_turn_on_with_secure_ssl(load_settings):
 def test_redis_cache_when_redis_url_is_set(load_settings):
     assert load_settings(SECRET_KEY="s")["CACHES"]["default"]["BACKEND"].endswith("DatabaseCache")
     redis = load_settings(SECRET_KEY="s", REDIS_URL="redis://127.0.0.1:6379/0")["CACHES"]["default"]
-    assert redis == {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:6379/0"}
+    assert redis == {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://127.0.0.1:6379/0",
+        "OPTIONS": {"socket_timeout": 0.05, "socket_connect_timeout": 0.05},  # tens of ms, not redis-py's none
+    }
 
 
 def test_logs_go_to_stdout_as_json_with_the_request_id(load_settings):
