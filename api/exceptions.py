@@ -6,8 +6,8 @@ DRF's errors go through drf-exceptions-hog (PostHog's own library for this forma
 404 and 500 pages are replaced by `page_not_found` and `server_error` below.
 
 The domain's services raise domain errors, never HTTP ones: Django's `ValidationError` (a 400 on
-the field it names, with its code), `ObjectDoesNotExist` (a 404) and `VersionMismatch` (a 412, see
-`conditional.py`). They are translated here.
+the field it names, with its code), `ObjectDoesNotExist` (a 404), `VersionMismatch` (a 412, see
+`conditional.py`) and `StateConflict` (a 409). They are translated here.
 """
 
 import logging
@@ -36,6 +36,20 @@ class ServiceUnavailable(exceptions.APIException):
     default_type = "server_error"
 
 
+class StateConflict(Exception):
+    """A domain error: the object's state refuses the change (a finished run changes no more). The
+    API answers 409 with the error's `code` and message."""
+
+    code = "conflict"
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The object's state does not allow this change."
+    default_code = "conflict"
+    default_type = "invalid_request"
+
+
 class ServerError(exceptions.APIException):
     status_code = status.HTTP_500_INTERNAL_SERVER_ERROR
     default_detail = "A server error occurred."
@@ -57,6 +71,8 @@ def exception_handler(exc, context):
         exc = exceptions.NotFound()
     elif isinstance(exc, VersionMismatch):
         exc = PreconditionFailed()
+    elif isinstance(exc, StateConflict):
+        exc = Conflict(str(exc) or None, code=exc.code)
     elif isinstance(exc, OperationalError | InterfaceError):
         logger.warning("database unavailable", exc_info=exc)
         exc = ServiceUnavailable()

@@ -260,8 +260,8 @@ def _create(environ, project_id, key):
     try:
         record = _sql(
             "INSERT INTO signalsource_signalsourceconfig (id, project_id, source_product, source_type, enabled,"
-            " config, status, created_by_id, created_at, updated_at, version)"
-            " VALUES (%s, %s, %s, %s, %s, %s, NULL, %s, %s, %s, 1)"
+            " config, status, created_by_id, created_at, updated_at, version, run_heartbeat_at, status_if_stale)"
+            " VALUES (%s, %s, %s, %s, %s, %s, NULL, %s, %s, %s, 1, NULL, NULL)"
             f" RETURNING {COLUMNS}",
             [
                 uuid6.uuid7(),

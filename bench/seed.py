@@ -235,6 +235,8 @@ def seed(projects: int, *, force: bool = False) -> dict:
                         created,
                         updated,
                         1,
+                        None,
+                        None,
                     )
 
         _copy(
@@ -252,6 +254,8 @@ def seed(projects: int, *, force: bool = False) -> dict:
                 "created_at",
                 "updated_at",
                 "version",
+                "run_heartbeat_at",
+                "status_if_stale",
             ],
             configs(),
             projects * len(SOURCES),

@@ -208,6 +208,14 @@ RATE_LIMIT_SCHEMA = env.str("RATE_LIMIT_SCHEMA", default="30/minute")
 # can send the header.
 CLIENT_IP_HEADER = env.str("CLIENT_IP_HEADER", default="")
 
+# Processing runs (signalsource/runs.py, signalsource/health.py). A running run with no heartbeat for
+# RUN_STALE_AFTER counts as failed; an enabled source whose runs succeed but emit no signal for
+# DORMANT_AFTER is dormant; runs older than RUNS_RETENTION_DAYS are pruned (`prune_runs`), the latest
+# run of each config always kept.
+RUN_STALE_AFTER = timedelta(minutes=env.int("RUN_STALE_AFTER_MINUTES", default=15))
+DORMANT_AFTER = timedelta(days=env.int("DORMANT_AFTER_DAYS", default=7))
+RUNS_RETENTION_DAYS = env.int("RUNS_RETENTION_DAYS", default=30)
+
 # --- REST framework --------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["auth_keys.authentication.PersonalAPIKeyAuthentication"],
@@ -283,6 +291,9 @@ SPECTACULAR_SETTINGS = {
         "SourceProductEnum": "signalsource.catalog.PRODUCT_CHOICES",
         "SignalSourceConfigSourceTypeEnum": "signalsource.catalog.TYPE_CHOICES",
         "ErrorTypeEnum": "api.schema.ERROR_TYPES",
+        "SignalSourceRunStateEnum": "signalsource.models.ProcessingStatus",
+        "SignalSourceRunStartStateEnum": "signalsource.runs.START_STATES",
+        "SignalSourceHealthStateEnum": "signalsource.health.STATE_NAMES",
     },
 }
 

@@ -10,8 +10,19 @@ from .models import SignalSourceConfig
 
 SCOPE = "SignalSourceConfig"
 # The fields a record compares: every field of the model but these, which are the record's own
-# (`id`, the project, the creator, the time) or move on every write (`updated_at`, `version`).
-NOT_LOGGED_FIELDS = ("id", "project", "created_by", "created_at", "updated_at", "version")
+# (`id`, the project, the creator, the time) or move on every write (`updated_at`, `version`), and
+# the parts of `status` that move with every heartbeat of a run (`run_heartbeat_at`, `status_if_stale`:
+# a record of a status change names `status` alone).
+NOT_LOGGED_FIELDS = (
+    "id",
+    "project",
+    "created_by",
+    "created_at",
+    "updated_at",
+    "version",
+    "run_heartbeat_at",
+    "status_if_stale",
+)
 LOGGED_FIELDS = tuple(
     field.name for field in SignalSourceConfig._meta.concrete_fields if field.name not in NOT_LOGGED_FIELDS
 )
@@ -22,7 +33,8 @@ CREATED, UPDATED, DELETED, STATUS_CHANGED = "created", "updated", "deleted", "st
 
 
 def snapshot(instance, **overrides) -> dict:
-    values = {name: getattr(instance, name) for name in LOGGED_FIELDS} | overrides
+    # Overrides of fields the log does not record are left out, as the fields themselves are.
+    values = {name: overrides[name] if name in overrides else getattr(instance, name) for name in LOGGED_FIELDS}
     return flatten(values, expand=EXPANDED_FIELDS)
 
 

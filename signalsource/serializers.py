@@ -8,8 +8,8 @@ from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_sc
 from rest_framework import serializers
 from rest_framework.fields import empty
 
-from . import catalog
-from .models import SignalSourceConfig
+from . import catalog, health, runs
+from .models import ProcessingStatus, SignalSourceConfig, SignalSourceRun
 from .schema import CONFIG_SCHEMA, STATUS_SCHEMA, request_example
 
 
@@ -42,7 +42,8 @@ AS_STORED = (serializers.BooleanField, serializers.ChoiceField, serializers.Char
 
 # The model's fields a response does not show: the project is the URL's, the creator is PostHog's
 # internal, and the version is sent as the ETag header.
-NOT_SHOWN_FIELDS = ("project", "created_by", "version")
+# `run_heartbeat_at` and `status_if_stale` are the parts `status` is shown from (signalsource/health.py).
+NOT_SHOWN_FIELDS = ("project", "created_by", "version", "run_heartbeat_at", "status_if_stale")
 
 
 class SignalSourceConfigSerializer(serializers.ModelSerializer):
@@ -74,6 +75,8 @@ class SignalSourceConfigSerializer(serializers.ModelSerializer):
         for name, represent in self._representers():
             value = getattr(instance, name)
             row[name] = value if represent is None or value is None else represent(value)
+        # The stored status, or what it becomes once the running runs' heartbeat is stale.
+        row["status"] = health.shown_status(instance)
         return row
 
     @classmethod
@@ -139,3 +142,104 @@ class SourceConfigUpsertSerializer(serializers.Serializer):
         # A form body without `enabled` leaves it out, rather than meaning an unticked checkbox.
         fields["enabled"].default_empty_html = empty
         return fields
+
+
+# --- Runs -----------------------------------------------------------------------------------------
+
+
+MAX_COUNTER = 2**63 - 1  # the columns are bigints
+
+
+class SignalSourceRunErrorSerializer(serializers.Serializer):
+    """Why a run failed (`code` "stale" when its heartbeat stopped)."""
+
+    code = serializers.CharField(help_text="A short, stable code for the failure, e.g. `rate_limited`.")
+    message = serializers.CharField(help_text="What happened, for people. `code` and `message` together at most 4 KiB.")
+
+
+class SignalSourceRunSerializer(serializers.ModelSerializer):
+    """One processing run of a config's source, as its processor reported it. A run whose heartbeat
+    is older than RUN_STALE_AFTER is shown `failed`, with `error.code` `stale`."""
+
+    state = serializers.ChoiceField(choices=ProcessingStatus.choices, read_only=True)
+    error = SignalSourceRunErrorSerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = SignalSourceRun
+        fields = [
+            "id",
+            "state",
+            "started_at",
+            "finished_at",
+            "heartbeat_at",
+            "error",
+            "items_processed",
+            "signals_emitted",
+        ]
+        read_only_fields = fields
+
+    def to_representation(self, instance):
+        row = super().to_representation(instance)
+        row["state"], row["error"] = health.shown_state(instance)
+        return row
+
+
+class SignalSourceRunStartSerializer(serializers.Serializer):
+    """Starts a run."""
+
+    started_at = serializers.DateTimeField(required=False, help_text="When the run started (default: now).")
+    state = serializers.ChoiceField(choices=runs.START_STATES, help_text="A run starts `running`.")
+
+
+class SignalSourceRunReportSerializer(serializers.Serializer):
+    """Reports progress (every report moves `heartbeat_at` to now; counters may only grow), or
+    finishes the run with `state` `completed` or `failed`."""
+
+    state = serializers.ChoiceField(choices=ProcessingStatus.choices, required=False)
+    finished_at = serializers.DateTimeField(
+        required=False, help_text="When the run finished (default: now); only with a finishing `state`."
+    )
+    error = SignalSourceRunErrorSerializer(
+        required=False, help_text="Why the run failed: required when `state` is `failed`, refused otherwise."
+    )
+    items_processed = serializers.IntegerField(
+        min_value=0, max_value=MAX_COUNTER, required=False, help_text="Items processed so far."
+    )
+    signals_emitted = serializers.IntegerField(
+        min_value=0, max_value=MAX_COUNTER, required=False, help_text="Signals emitted so far."
+    )
+
+
+class SignalSourceRunSummarySerializer(serializers.Serializer):
+    """A run in brief."""
+
+    id = serializers.UUIDField()
+    state = serializers.ChoiceField(choices=ProcessingStatus.choices)
+    started_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+    def to_representation(self, instance):
+        row = super().to_representation(instance)
+        row["state"] = health.shown_state(instance)[0]
+        return row
+
+
+class SignalSourceConfigHealthSerializer(serializers.Serializer):
+    """How one config's source is doing, from the runs its processor reported."""
+
+    id = serializers.UUIDField(source="config.id")
+    source_product = serializers.CharField(source="config.source_product")
+    source_type = serializers.CharField(source="config.source_type")
+    enabled = serializers.BooleanField(source="config.enabled")
+    status = StatusField(allow_null=True)
+    last_run = SignalSourceRunSummarySerializer(allow_null=True, help_text="The latest run (by start); null when none.")
+    last_success_at = serializers.DateTimeField(allow_null=True, help_text="When the last completed run finished.")
+    last_failure_at = serializers.DateTimeField(
+        allow_null=True, help_text="When the last failed run finished (a stale run: its last heartbeat)."
+    )
+    last_error = SignalSourceRunErrorSerializer(allow_null=True, help_text="The last failure's error.")
+    consecutive_failures = serializers.IntegerField(help_text="Failures since the last completed run.")
+    last_signal_at = serializers.DateTimeField(
+        allow_null=True, help_text="When a run last reported emitting signals; null when none ever did."
+    )
+    state = serializers.ChoiceField(choices=health.STATE_NAMES, help_text="See the operation's description.")

@@ -12,14 +12,23 @@ from activity_log.serializers import ActivityLogSerializer, ItemActivityPageSeri
 from activity_log.services import Actor
 from api import conditional
 from api.conditional import ConditionalRequestsMixin, Precondition, etag_for
+from api.exceptions import Conflict
 from api.idempotency import IdempotentCreateMixin
 from api.parsers import MergePatchMixin, is_merge_patch
 from api.viewsets import ProjectListModelMixin, ProjectScopedViewSet
 
-from . import activity, selectors, services
+from . import activity, health, runs, selectors, services
 from .filters import SignalSourceConfigFilter
-from .models import SignalSourceConfig
-from .serializers import SignalSourceConfigSerializer, SignalsSourceConfigSerializer, SourceConfigUpsertSerializer
+from .models import SignalSourceConfig, SignalSourceRun
+from .serializers import (
+    SignalSourceConfigHealthSerializer,
+    SignalSourceConfigSerializer,
+    SignalSourceRunReportSerializer,
+    SignalSourceRunSerializer,
+    SignalSourceRunStartSerializer,
+    SignalsSourceConfigSerializer,
+    SourceConfigUpsertSerializer,
+)
 
 # `.../by_source/{source_product}/{source_type}/`: a config found by its source, as a client that
 # "makes sure source X is on" names it.
@@ -132,7 +141,7 @@ class SignalsSourceConfigViewSet(SignalSourceConfigViewSet):
     http_method_names = ["get", "post", "put", "patch", "delete", "head"]
     fill_new_config_defaults = True
     refuse_retired_types = True
-    scope_object_read_actions = (*SignalSourceConfigViewSet.scope_object_read_actions, "retrieve_by_source")
+    scope_object_read_actions = (*SignalSourceConfigViewSet.scope_object_read_actions, "retrieve_by_source", "health")
     scope_object_write_actions = (
         *SignalSourceConfigViewSet.scope_object_write_actions,
         "upsert_by_source",
@@ -218,3 +227,93 @@ class SignalsSourceConfigViewSet(SignalSourceConfigViewSet):
             instance, expected_version=precondition.expected_version(instance), actor=Actor.api_key(request)
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary="List the health of every config",
+        description="One row per config of the project, newest change first, saying how its source is "
+        "doing from the runs its processor reported. `state` is the first of these that holds:\n\n"
+        + "\n".join(f"- `{name}`: {meaning}" for name, meaning in health.STATES.items()),
+        parameters=[
+            OpenApiParameter(
+                "state",
+                OpenApiTypes.STR,
+                enum=list(health.STATES),
+                description="Only the configs in this state.",
+            )
+        ],
+        filters=False,
+    )
+    @action(detail=False, methods=["get"], serializer_class=SignalSourceConfigHealthSerializer, pagination_class=None)
+    def health(self, request, *args, **kwargs):
+        wanted = request.query_params.get("state")
+        if wanted is not None and wanted not in health.STATES:
+            raise exceptions.ValidationError(
+                {"state": [exceptions.ErrorDetail(f'"{wanted}" is not a valid state.', code="invalid_choice")]}
+            )
+        configs = list(self.get_queryset())
+        rows = [row for row in health.health_of(configs) if wanted is None or row.state == wanted]
+        return Response(SignalSourceConfigHealthSerializer(rows, many=True).data)
+
+
+class RunFinishedConflict(Conflict):
+    default_detail = runs.FINISHED_MESSAGE
+    default_code = runs.RunFinished.code
+
+
+class SignalSourceRunActions:
+    """The runs' actions, below `IdempotentCreateMixin` in the viewset (its `create` calls this one)."""
+
+    def get_project_queryset(self, queryset):
+        return queryset.filter(config_id=self.config.pk)
+
+    @property
+    def config(self) -> SignalSourceConfig:
+        # The URL's config, in the URL's project: another project's config is a 404 like an unknown one.
+        if not hasattr(self, "_config"):
+            if getattr(self, "swagger_fake_view", False):
+                self._config = SignalSourceConfig()
+            else:
+                config = selectors.project_config(project_id=self.project.id, pk=self.kwargs.get("config_id"))
+                if config is None:
+                    raise exceptions.NotFound()
+                self._config = config
+        return self._config
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(SignalSourceRunSerializer(page, many=True).data)
+
+    def retrieve(self, request, *args, **kwargs):
+        return Response(SignalSourceRunSerializer(self.get_object()).data)
+
+    @extend_schema(request=SignalSourceRunStartSerializer, responses=SignalSourceRunSerializer)
+    def create(self, request, *args, **kwargs):
+        config = self.config
+        serializer = SignalSourceRunStartSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        run = runs.start_run(
+            config, started_at=serializer.validated_data.get("started_at"), actor=Actor.api_key(request)
+        )
+        return Response(SignalSourceRunSerializer(run).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=SignalSourceRunReportSerializer, responses=SignalSourceRunSerializer)
+    def partial_update(self, request, *args, **kwargs):
+        run = self.get_object()
+        serializer = SignalSourceRunReportSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        run = runs.report_run(run, actor=Actor.api_key(request), **serializer.validated_data)
+        return Response(SignalSourceRunSerializer(run).data)
+
+
+class SignalSourceRunViewSet(IdempotentCreateMixin, SignalSourceRunActions, ProjectScopedViewSet):
+    """A config's processing runs (`.../signals/source_configs/{config_id}/runs/`): its processor
+    starts one, reports progress and finishes it; the config's `status` follows."""
+
+    scope_object = "task"
+    queryset = SignalSourceRun.objects.order_by("-started_at", "-id")
+    serializer_class = SignalSourceRunSerializer
+    http_method_names = ["get", "post", "patch", "head"]
+    lookup_url_kwarg = "run_id"
+    openapi_by_action = {
+        "partial_update": {"errors": {"409": (RunFinishedConflict, "The run has finished (or went stale).")}}
+    }

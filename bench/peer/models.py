@@ -81,6 +81,8 @@ class SignalSourceConfig(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     version = models.PositiveIntegerField(default=1)
+    run_heartbeat_at = models.DateTimeField(null=True)
+    status_if_stale = models.CharField(max_length=16, null=True)  # noqa: DJ001 -- the service's column
 
     class Meta:
         managed = False

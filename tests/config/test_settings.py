@@ -31,6 +31,9 @@ ENV_NAMES = [
     "REDIS_URL",
     "LOG_LEVEL",
     "SECURE_SSL",
+    "RUN_STALE_AFTER_MINUTES",
+    "DORMANT_AFTER_DAYS",
+    "RUNS_RETENTION_DAYS",
 ]
 
 
@@ -241,3 +244,23 @@ def test_tests_run_with_debug_off():
     from django.conf import settings
 
     assert settings.DEBUG is False
+
+
+# --- Processing runs (issue 27) ---------------------------------------------------------------------
+
+
+def test_the_runs_settings_have_defaults_and_come_from_the_environment(load_settings):
+    from datetime import timedelta
+
+    defaults = load_settings(SECRET_KEY="s")
+    assert defaults["RUN_STALE_AFTER"] == timedelta(minutes=15)
+    assert defaults["DORMANT_AFTER"] == timedelta(days=7)
+    assert defaults["RUNS_RETENTION_DAYS"] == 30
+    chosen = load_settings(
+        SECRET_KEY="s", RUN_STALE_AFTER_MINUTES="5", DORMANT_AFTER_DAYS="2", RUNS_RETENTION_DAYS="90"
+    )
+    assert (chosen["RUN_STALE_AFTER"], chosen["DORMANT_AFTER"], chosen["RUNS_RETENTION_DAYS"]) == (
+        timedelta(minutes=5),
+        timedelta(days=2),
+        90,
+    )

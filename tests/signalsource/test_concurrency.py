@@ -197,3 +197,38 @@ def test_racing_upserts_of_one_source_make_one_config_one_201_and_the_rest_200()
         assert sorted(r.status_code for r in responses) == [200] * 7 + [201], [r.json() for r in responses]
         assert len({r.json()["id"] for r in responses}) == 1, round_
         assert SignalSourceConfig.objects.filter(project=tenant.project).count() == 1
+
+
+def test_processors_reporting_on_one_config_at_once_lose_no_run_and_end_in_the_precedences_status():
+    # Issue 27: each report locks the config, so the status written last is the one all runs give.
+    tenant = Tenant()
+    config_id = key_client(tenant.raw_key).post(tenant.url, GITHUB, format="json").json()["id"]
+    runs_url = f"/api/projects/{tenant.project.id}/signals/source_configs/{config_id}/runs/"
+
+    base = timezone.now() - timedelta(seconds=30)
+    started_at = (base - timedelta(minutes=1)).isoformat()
+
+    def start():
+        return key_client(tenant.raw_key).post(runs_url, {"state": "running", "started_at": started_at}, format="json")
+
+    started = race(*[start] * 6)
+    assert [response.status_code for response in started] == [201] * 6, [r.json() for r in started]
+    run_ids = [response.json()["id"] for response in started]
+    assert len(set(run_ids)) == 6
+    assert SignalSourceConfig.objects.get(pk=config_id).status == "running"
+
+    # Each finishes at its own time; the one that finishes last (by finished_at) fails.
+
+    def finisher(index, run_id):
+        body = {"state": "completed", "finished_at": (base + timedelta(seconds=index)).isoformat()}
+        if index == 5:
+            body |= {"state": "failed", "error": {"code": "upstream_down", "message": "GitHub answered 502"}}
+        return lambda: key_client(tenant.raw_key).patch(f"{runs_url}{run_id}/", body, format="json")
+
+    finished = race(*[finisher(index, run_id) for index, run_id in enumerate(run_ids)])
+
+    assert [response.status_code for response in finished] == [200] * 6, [r.json() for r in finished]
+    listed = key_client(tenant.raw_key).get(runs_url).json()
+    assert listed["count"] == 6 and {row["state"] for row in listed["results"]} == {"completed", "failed"}
+    config = SignalSourceConfig.objects.get(pk=config_id)
+    assert (config.status, config.run_heartbeat_at) == ("failed", None)
