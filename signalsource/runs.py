@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import router, transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from activity_log.services import Actor
@@ -173,27 +174,20 @@ def report_run(
     return run
 
 
-def prune_runs(*, now: datetime | None = None, batch_size: int = 1000, progress=None) -> int:
-    """Deletes runs that started more than `RUNS_RETENTION_DAYS` ago, in batches, keeping the latest
-    run of each config whatever its age. `progress(deleted_so_far)` is called after each batch.
-    Returns the number deleted."""
+def prunable_runs(now: datetime | None = None):
+    """The runs the retention lets go: started more than `RUNS_RETENTION_DAYS` ago, and not the latest
+    run of their config (that one is kept whatever its age, so a config's health keeps its last run)."""
     cutoff = (now or timezone.now()) - timedelta(days=settings.RUNS_RETENTION_DAYS)
-    deleted = 0
+    latest_of_its_config = (
+        SignalSourceRun.objects.filter(config_id=OuterRef("config_id")).order_by("-started_at", "-id").values("id")[:1]
+    )
+    return SignalSourceRun.objects.filter(started_at__lt=cutoff).exclude(id=Subquery(latest_of_its_config))
+
+
+def prune_runs(*, now: datetime | None = None, batch_size: int = 1000):
+    """Deletes `prunable_runs` in batches of `batch_size`; yields the number deleted by each batch."""
     while True:
-        # The latest run of each config with old runs is kept (found per batch: runs arrive meanwhile).
-        old = SignalSourceRun.objects.filter(started_at__lt=cutoff)
-        keep = set()
-        for config_id in old.values_list("config_id", flat=True).distinct():
-            keep.add(
-                SignalSourceRun.objects.filter(config_id=config_id)
-                .order_by("-started_at", "-id")
-                .values_list("id", flat=True)
-                .first()
-            )
-        batch = list(old.exclude(id__in=keep).order_by("started_at").values_list("id", flat=True)[:batch_size])
+        batch = list(prunable_runs(now).order_by("started_at").values_list("id", flat=True)[:batch_size])
         if not batch:
-            return deleted
-        with _atomic():
-            deleted += SignalSourceRun.objects.filter(id__in=batch).delete()[0]
-        if progress is not None:
-            progress(deleted)
+            return
+        yield SignalSourceRun.objects.filter(id__in=batch).delete()[0]

@@ -319,3 +319,36 @@ def test_readme_walk_through_of_todays_route(live_service, cleanup):
         live_service, "-X", "PUT", *as_json, detail_url(live_service, replay["id"]), "-d", '{"enabled": true}'
     )
     assert status == 405, body
+
+
+# --- The README's processor example (issue 27) ----------------------------------------------------
+
+
+def test_readme_processor_example_start_heartbeat_finish(live_service, cleanup):
+    config = create_json(live_service, "github", "issue")
+    signals_url = live_service.configs_url.replace("/signal_source_configs/", "/signals/source_configs/")
+    runs_url = f"{signals_url}{config['id']}/runs/"
+    as_json = ["-H", "Content-Type: application/json", *auth(live_service)]
+
+    status, run, _ = curl(
+        live_service, *as_json, "-H", "Idempotency-Key: readme-run-1", runs_url, "-d", '{"state": "running"}'
+    )
+    assert status == 201, run
+    _, shown, _ = curl(live_service, *auth(live_service), detail_url(live_service, config["id"]))
+    assert shown["status"] == "running"
+    status, beat, _ = curl(
+        live_service, "-X", "PATCH", *as_json, f"{runs_url}{run['id']}/", "-d",
+        '{"items_processed": 120, "signals_emitted": 3}',
+    )  # fmt: skip
+    assert status == 200 and beat["items_processed"] == 120, beat
+    status, done, _ = curl(
+        live_service, "-X", "PATCH", *as_json, f"{runs_url}{run['id']}/", "-d",
+        '{"state": "completed", "items_processed": 250, "signals_emitted": 5}',
+    )  # fmt: skip
+    assert status == 200 and done["state"] == "completed", done
+    _, shown, _ = curl(live_service, *auth(live_service), detail_url(live_service, config["id"]))
+    assert shown["status"] == "completed"
+    _, listed, _ = curl(live_service, *auth(live_service), runs_url)
+    assert [row["id"] for row in listed["results"]] == [run["id"]]
+    _, rows, _ = curl(live_service, *auth(live_service), f"{signals_url}health/?state=healthy")
+    assert [row["id"] for row in rows] == [config["id"]]

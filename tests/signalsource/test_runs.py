@@ -5,6 +5,7 @@ precedence; a run whose heartbeat stops counts as failed without anyone calling.
 "Time passes" here by moving the stored times back (no test waits)."""
 
 from datetime import timedelta
+from uuid import UUID
 
 import pytest
 from django.conf import settings
@@ -23,6 +24,9 @@ from tests.helpers import (
     key_client,
     make_config,
     make_key,
+)
+from tests.helpers import (
+    run as run_command,
 )
 
 pytestmark = pytest.mark.django_db
@@ -467,3 +471,24 @@ def test_health_costs_the_same_queries_for_many_configs(tenant):
         more = make_config(tenant.project, product, type_)
         finish(tenant, more, start(tenant, more)["id"], "failed")
     assert count() == few
+
+
+# --- Retention ------------------------------------------------------------------------------------
+
+
+def test_prune_deletes_old_runs_but_the_latest_of_each_config_with_progress(tenant, config):
+    other = make_config(tenant.project, "linear", "issue")
+    for _ in range(3):
+        finish(tenant, config, start(tenant, config)["id"])
+    finish(tenant, other, start(tenant, other)["id"])
+    time_passes(timedelta(days=settings.RUNS_RETENTION_DAYS, hours=1))
+    recent = start(tenant, config)
+    old_latest_of_other = SignalSourceRun.objects.get(config=other).id
+
+    dry, _ = run_command("prune_runs", "--dry-run")
+    assert "3 run(s)" in dry and SignalSourceRun.objects.count() == 5
+    out, _ = run_command("prune_runs", "--batch-size", "2")
+
+    assert out.splitlines()[1:] == ["  2/3 deleted", "  3/3 deleted", "Deleted 3 run(s)."]
+    assert set(SignalSourceRun.objects.values_list("id", flat=True)) == {UUID(recent["id"]), old_latest_of_other}
+    assert run_command("prune_runs")[0].endswith("Deleted 0 run(s).\n")
