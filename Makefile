@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: run test lint lock openapi bench clean
+.PHONY: run test lint lock openapi bench clean topology
 
 # uv reads the lock (uv.lock) and installs it. pip installs it, at the exact, hash-checked version of
 # tools/uv-requirements.txt, into a venv of its own: .venv then holds exactly what the lock lists, and
@@ -47,6 +47,36 @@ run: $(VENV)/.runtime .secret_key
 	$(BIN)/python manage.py seed_demo --base-url http://127.0.0.1:$(PORT)
 	exec $(BIN)/python manage.py serve
 
+# The production topology on this machine (docs/deployment.md): nginx with deploy/nginx.conf on
+# TOPOLOGY_PORT in front of two instances (8001, 8002), and the change-events relay when this checkout
+# has it (`relay_events`), all run by honcho from a Procfile written into .topology/.
+TOPOLOGY := $(CURDIR)/.topology
+TOPOLOGY_PORT ?= 8080
+NGINX ?= $(shell command -v nginx || echo /usr/sbin/nginx)
+UPSTREAMS := server 127.0.0.1:8001 max_fails=1 fail_timeout=2s; server 127.0.0.1:8002 max_fails=1 fail_timeout=2s;
+# Started by root, nginx's workers would drop to nobody, who cannot write .topology/.
+NGINX_DIRECTIVES := daemon off;$(if $(filter 0,$(shell id -u)), user root;)
+
+## topology: nginx on http://127.0.0.1:$(TOPOLOGY_PORT) in front of two instances and the relay, run by honcho (docs/deployment.md)
+topology: $(VENV)/.installed .secret_key
+	@test -x $(NGINX) || { echo "nginx is missing: apt-get install -y nginx"; exit 1; }
+	$(BIN)/python manage.py migrate --no-input
+	$(BIN)/python manage.py createcachetable
+	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
+	@mkdir -p $(TOPOLOGY)/nginx
+	sed -e 's|@PREFIX@|$(TOPOLOGY)/nginx|g' -e 's|@LISTEN@|127.0.0.1:$(TOPOLOGY_PORT)|' \
+		-e 's|@INSTANCES@|$(UPSTREAMS)|' deploy/nginx.conf > $(TOPOLOGY)/nginx/nginx.conf
+	$(NGINX) -t -q -p $(TOPOLOGY)/nginx -c $(TOPOLOGY)/nginx/nginx.conf -e $(TOPOLOGY)/nginx/error.log
+	@{ \
+		echo "nginx: exec $(NGINX) -p $(TOPOLOGY)/nginx -c $(TOPOLOGY)/nginx/nginx.conf -e $(TOPOLOGY)/nginx/error.log -g '$(NGINX_DIRECTIVES)'"; \
+		echo "web1: exec env PORT=8001 CLIENT_IP_HEADER=X-Real-IP $(BIN)/python manage.py serve"; \
+		echo "web2: exec env PORT=8002 CLIENT_IP_HEADER=X-Real-IP $(BIN)/python manage.py serve"; \
+		if $(BIN)/python manage.py help relay_events >/dev/null 2>&1; then \
+			echo "relay: exec $(BIN)/python manage.py relay_events"; fi; \
+	} > $(TOPOLOGY)/Procfile
+	@cat $(TOPOLOGY)/Procfile
+	exec $(BIN)/honcho -f $(TOPOLOGY)/Procfile -d $(CURDIR) start
+
 # The node tools of the generated-client tests (clients/package-lock.json), when npm is installed.
 NODE_TOOLS := $(if $(shell command -v npm),clients/node_modules/.installed)
 
@@ -76,4 +106,4 @@ lock: $(UV)
 	$(UV) lock --upgrade
 
 clean:
-	rm -rf $(VENV) $(TOOLS) staticfiles db.sqlite3 db.sqlite3-wal db.sqlite3-shm
+	rm -rf $(VENV) $(TOOLS) .topology staticfiles db.sqlite3 db.sqlite3-wal db.sqlite3-shm

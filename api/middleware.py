@@ -13,6 +13,7 @@ from django.http import JsonResponse
 
 from .exceptions import error_body
 from .request_id import request_id_var
+from .throttling import client_address
 
 logger = logging.getLogger("api.request")
 
@@ -54,6 +55,8 @@ class RequestLogMiddleware:
                     "status": response.status_code,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                     "api_key": key,
+                    # The address rate limits and the admin's lockout count against (CLIENT_IP_HEADER).
+                    "client": client_address(request),
                 },
             )
             return response
