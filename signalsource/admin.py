@@ -6,16 +6,26 @@ import uuid
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from activity_log import selectors as activity_selectors
 from activity_log.admin import activity_log_changelist_url
 from activity_log.services import Actor
 from api.admin_display import time_with_zone
 
-from . import activity, catalog, services
+from . import activity, catalog, health, services
 from .forms import SignalSourceConfigAdminForm, admin_messages
-from .models import ProcessingStatus, SignalSourceConfig
+from .models import ProcessingStatus, SignalSourceConfig, SignalSourceRun
+
+# The health badge's colour for each state (signalsource/health.py).
+HEALTH_COLOURS = {
+    health.HEALTHY: "#2e7d32",
+    health.FAILING: "#c62828",
+    health.STALE: "#ef6c00",
+    health.DORMANT: "#6a1b9a",
+    health.NEVER_RAN: "#607d8b",
+    health.DISABLED: "#9e9e9e",
+}
 
 
 class StatusFilter(admin.SimpleListFilter):
@@ -39,7 +49,17 @@ class StatusFilter(admin.SimpleListFilter):
 @admin.register(SignalSourceConfig)
 class SignalSourceConfigAdmin(admin.ModelAdmin):
     form = SignalSourceConfigAdminForm
-    list_display = ["source", "project", "source_product", "source_type", "enabled", "status", "updated"]
+    list_display = [
+        "source",
+        "project",
+        "source_product",
+        "source_type",
+        "enabled",
+        "shown_status",
+        "health",
+        "last_error",
+        "updated",
+    ]
     list_filter = [
         "source_product",
         "source_type",
@@ -62,13 +82,13 @@ class SignalSourceConfigAdmin(admin.ModelAdmin):
             return [(None, {"fields": editable})]
         return [
             (None, {"fields": editable}),
-            ("Processing", {"fields": ["status"], "description": _status_help(obj)}),
+            ("Processing", {"fields": ["status", "recent_runs"], "description": _status_help(obj)}),
             ("Record", {"fields": self.record_fields}),
         ]
 
     def get_readonly_fields(self, request, obj=None):
         # The project and the source are fixed once the config exists, as in the API.
-        return [] if obj is None else ["project", "source", *self.record_fields]
+        return [] if obj is None else ["project", "source", "recent_runs", *self.record_fields]
 
     @admin.display(description="source", ordering="source_product")
     def source(self, config):
@@ -82,6 +102,74 @@ class SignalSourceConfigAdmin(admin.ModelAdmin):
     @admin.display(description="updated at", ordering="updated_at")
     def updated(self, config):
         return time_with_zone(config.updated_at)
+
+    # --- Health (signalsource/health.py), worked out once for the page's rows ---------------------
+
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        configs = list(changelist.result_list)  # evaluated once: the page's template reads the same rows
+        for row in health.health_of(configs):
+            row.config.health_row = row
+        return changelist
+
+    @admin.display(description="status", ordering="status")
+    def shown_status(self, config):
+        # As the API shows it: a running run whose heartbeat stopped counts as failed.
+        status = health.shown_status(config)
+        return ProcessingStatus(status).label if status else "-"
+
+    @admin.display(description="health")
+    def health(self, config):
+        row = getattr(config, "health_row", None)
+        if row is None:
+            return "-"
+        colour = HEALTH_COLOURS[row.state]
+        return format_html(
+            '<span class="health-badge health-{}" title="{}" style="background: {}; color: #fff; padding: 2px 8px; '
+            'border-radius: 10px; white-space: nowrap; font-weight: bold">{}</span>',
+            row.state,
+            health.STATES[row.state],
+            colour,
+            row.state.replace("_", " "),
+        )
+
+    @admin.display(description="last error")
+    def last_error(self, config):
+        row = getattr(config, "health_row", None)
+        if row is None or row.last_error is None:
+            return "-"
+        return format_html("<code>{}</code>: {}", row.last_error["code"], row.last_error["message"][:200])
+
+    RECENT_RUNS = 20
+
+    @admin.display(description="recent runs")
+    def recent_runs(self, config):
+        runs = list(SignalSourceRun.objects.filter(config=config).order_by("-started_at", "-id")[: self.RECENT_RUNS])
+        if not runs:
+            return "No run reported yet."
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    health.shown_state(run)[0],
+                    time_with_zone(run.started_at),
+                    time_with_zone(run.heartbeat_at),
+                    time_with_zone(run.finished_at) if run.finished_at else "-",
+                    run.items_processed,
+                    run.signals_emitted,
+                    (lambda error: f"{error['code']}: {error['message'][:200]}" if error else "-")(
+                        health.shown_state(run)[1]
+                    ),
+                )
+                for run in runs
+            ),
+        )
+        return format_html(
+            '<table class="recent-runs"><thead><tr><th>state</th><th>started</th><th>heartbeat</th>'
+            "<th>finished</th><th>items</th><th>signals</th><th>error</th></tr></thead><tbody>{}</tbody></table>",
+            rows,
+        )
 
     def get_search_results(self, request, queryset, search_term):
         try:
