@@ -103,6 +103,13 @@ class ConditionalRequestsMixin:
             if if_match is not None and parse_etags(if_match) != ["*"] and self._is_well_formed_id():
                 raise PreconditionFailed() from None
             raise
+        if_none_match = self.request.headers.get("If-None-Match")
+        if if_none_match is not None and (
+            parse_etags(if_none_match) == ["*"] or _weak_match(if_none_match, etag_for(instance))
+        ):
+            # RFC 9110 13.1.2: on a write, a true If-None-Match (`*`: any current version; or one it
+            # names) refuses the write. One naming other versions lets it through, unconditionally.
+            raise PreconditionFailed("The object exists at a version If-None-Match names; nothing was changed.")
         if if_match is not None and parse_etags(if_match) != ["*"]:
             if not _strong_match(if_match, etag_for(instance)):
                 raise PreconditionFailed()

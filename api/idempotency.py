@@ -9,15 +9,20 @@ still being processed is a 409. Errors the client can fix (4xx) are stored and r
 are not, so the client may retry those (a 429 never reaches the view anyway).
 
 A request without the header costs nothing here. One with it costs an INSERT (the claim, which the
-unique constraint makes atomic across instances) and an UPDATE (the stored response); a replay
-costs the INSERT that fails and a SELECT.
+unique constraint makes atomic across instances: `ON CONFLICT DO NOTHING`, so a taken key is no
+statement error) and an UPDATE (the stored response); a replay costs the INSERT that inserts
+nothing and a SELECT. What is kept per key: a 2xx's body (one config), or for a refused request a
+summary of its error (`_summary`: type, code, attr, detail cut to 500 characters), for 24 hours.
+
+"The same request" is the same method, the same path (trailing slash or not) and the same meaning:
+the body as the view's serializer reads it (`_fingerprint`).
 """
 
 import hashlib
 from datetime import timedelta
 
 import orjson
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, connections, router, transaction
 from django.http import QueryDict
 from django.utils import timezone
 from rest_framework import exceptions, status
@@ -79,27 +84,59 @@ def _idempotency_key(request) -> str | None:
     return key
 
 
-def _fingerprint(request) -> str:
-    """The request as the key's first use must match it: method, path and the parsed body (so JSON
-    whitespace, key order or a multipart boundary do not count; the values do)."""
+def _meaning(view, request):
+    """What the request asks for, as its first use and a repeat must agree on: the body as the view's
+    serializer reads it (so JSON and a form body with the same values agree, and so do JSON
+    whitespace, key order or a multipart boundary), or, for a body it refuses, the parsed body."""
+    serializer = view.get_serializer(data=request.data)
+    if serializer.is_valid():
+        return serializer.validated_data
     data = request.data
     if isinstance(data, QueryDict):
-        data = {key: data.getlist(key) for key in data}
-    body = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
-    return hashlib.sha256(b"%s %s\n%s" % (request.method.encode(), request.path.encode(), body)).hexdigest()
+        data = {key: values[0] if len(values) == 1 else values for key, values in data.lists()}
+    return data
+
+
+def _fingerprint(view, request) -> str:
+    """Method, path (with or without its trailing slash: the API takes both) and the request's meaning."""
+    try:
+        body = orjson.dumps(_meaning(view, request), option=orjson.OPT_SORT_KEYS, default=str)
+    except TypeError:  # orjson's own recursion limit, or a value it cannot write
+        raise exceptions.ParseError(f"This request body cannot be used with {HEADER}.") from None
+    path = request.path.rstrip("/")
+    return hashlib.sha256(b"%s %s\n%s" % (request.method.encode(), path.encode(), body)).hexdigest()
+
+
+def _insert_claim(api_key, key: str, fingerprint: str, now) -> IdempotencyRecord | None:
+    """The claim as one INSERT that does nothing when the key is taken (no statement error, so
+    nothing in the database's log on every replay): the new record, or None."""
+    connection = connections[router.db_for_write(IdempotencyRecord)]
+    quote, meta = connection.ops.quote_name, IdempotencyRecord._meta
+    columns = ("api_key_id", "key", "fingerprint", "response_headers", "created_at")
+    values = [
+        meta.get_field(name).get_db_prep_save(value, connection)
+        for name, value in zip(("api_key", *columns[1:]), (api_key.pk, key, fingerprint, {}, now), strict=True)
+    ]
+    statement = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(column) for column in columns)})"  # noqa: S608
+        f" VALUES ({', '.join(['%s'] * len(columns))})"
+        f" ON CONFLICT ({quote('api_key_id')}, {quote('key')}) DO NOTHING RETURNING {quote('id')}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(statement, values)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return IdempotencyRecord(pk=row[0], api_key=api_key, key=key, fingerprint=fingerprint, created_at=now)
 
 
 def _claim(api_key, key: str, fingerprint: str) -> IdempotencyRecord | Response:
     """The key's record, claimed for this request; or the stored response to replay. Raises 409/422."""
     for _ in range(3):
         now = timezone.now()
-        try:
-            with transaction.atomic():
-                return IdempotencyRecord.objects.create(
-                    api_key=api_key, key=key, fingerprint=fingerprint, created_at=now
-                )
-        except IntegrityError:
-            pass
+        claimed = _insert_claim(api_key, key, fingerprint, now)
+        if claimed is not None:
+            return claimed
         existing = IdempotencyRecord.objects.filter(api_key=api_key, key=key).first()
         if existing is None:
             continue  # released (a 5xx) since our insert: claim it again
@@ -117,10 +154,26 @@ def _claim(api_key, key: str, fingerprint: str) -> IdempotencyRecord | Response:
     raise IdempotencyKeyInProgress()  # lost three races for this key in a row: let the client retry
 
 
+# A refused request's error is kept as a summary: its type, code and attr, and its detail cut to this
+# many characters. Its size then does not depend on the request's (a 400 may quote the input).
+STORED_DETAIL_CHARACTERS = 500
+
+
+def _summary(body):
+    if not isinstance(body, dict):
+        body = {"detail": str(body)}
+    detail = body.get("detail")
+    if detail is not None:
+        # PostgreSQL's jsonb cannot hold NUL characters, which an error may quote from the input.
+        detail = str(detail)[:STORED_DETAIL_CHARACTERS].replace("\x00", "\ufffd")
+    return {"type": body.get("type"), "code": body.get("code"), "detail": detail, "attr": body.get("attr")}
+
+
 def _store(record: IdempotencyRecord, response) -> None:
     headers = {name: response[name] for name in REPLAYED_HEADERS if response.has_header(name)}
+    body = response.data if response.status_code < 400 else _summary(response.data)
     IdempotencyRecord.objects.filter(pk=record.pk).update(
-        status_code=response.status_code, response_body=response.data, response_headers=headers
+        status_code=response.status_code, response_body=body, response_headers=headers
     )
 
 
@@ -146,7 +199,7 @@ class IdempotentCreateMixin:
         key = _idempotency_key(request)
         if key is None:
             return super().create(request, *args, **kwargs)
-        claimed = _claim(request.auth, key, _fingerprint(request))
+        claimed = _claim(request.auth, key, _fingerprint(self, request))
         if isinstance(claimed, Response):
             return claimed
         try:
@@ -157,8 +210,11 @@ class IdempotentCreateMixin:
             return response
         except Exception as error:  # answered here so that a 400 can be stored; dispatch would answer the same
             response = self.handle_exception(error)
-        if is_stored(response.status_code):
-            _store(claimed, response)
-        else:
-            IdempotencyRecord.objects.filter(pk=claimed.pk).delete()  # the client may retry
+        try:
+            if is_stored(response.status_code):
+                _store(claimed, response)
+                return response
+        except DatabaseError:
+            pass  # a response the database would not keep: released like a 5xx, never left claimed
+        IdempotencyRecord.objects.filter(pk=claimed.pk).delete()  # the client may retry
         return response

@@ -1,12 +1,19 @@
 """Issue 25's attack table (hardening round 3), the rows answered in-process. The rows that need a
 live server are in test_hardening_round3_live.py (and row 1 in tests/config/test_database_backend.py)."""
 
+import orjson
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.test import Client, override_settings
 from drf_spectacular.generators import SchemaGenerator
 
-from api import schema_view
-from tests.helpers import Tenant
+from api import parsers, schema_view
+from api.idempotency import STORED_DETAIL_CHARACTERS
+from api.models import IdempotencyRecord
+from api.parsers import MAX_JSON_DEPTH, MAX_JSON_NODES
+from signalsource.models import SignalSourceConfig
+from tests.helpers import Tenant, assert_error, make_config
 
 # --- Row 3: the API description is built once per process and limited per address -----------------------
 
@@ -56,3 +63,165 @@ def test_anonymous_requests_for_the_description_are_limited_per_address():
     # Another address, and the API itself from the same address, are not affected.
     assert Client(REMOTE_ADDR="203.0.113.8").get("/api/schema/").status_code == 200
     assert tenant.client.get(tenant.url, REMOTE_ADDR="203.0.113.7").status_code == 200
+
+
+# --- Row 5: bodies with more values, or deeper, than any request needs are refused after parsing -----------
+
+GITHUB = {"source_product": "github", "source_type": "issue"}
+
+
+def nested_json(depth: int) -> str:
+    return '{"a": ' * (depth - 1) + "{}" + "}" * (depth - 1)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[" + "[]," * 340_000 + "[]]",  # about 1 MB of empty arrays
+        '{"source_product": "github", "source_type": "issue", "config": {"a": [' + "0," * (MAX_JSON_NODES + 1) + "0]}}",
+        '{"source_product": "github", "source_type": "issue", "x": ' + nested_json(MAX_JSON_DEPTH + 1) + "}",
+    ],
+    ids=["many-empty-arrays", "many-numbers", "deep"],
+)
+def test_a_json_body_larger_or_deeper_than_any_request_needs_is_a_400(tenant, body):
+    response = tenant.client.post(tenant.url, body, content_type="application/json")
+
+    assert_error(response, 400, "invalid_request", code="parse_error")
+    assert not SignalSourceConfig.objects.exists()
+
+
+def test_an_ordinary_body_is_not_walked():
+    # Two byte counts decide; a walk would be needed only beyond them.
+    raw = orjson.dumps({**GITHUB, "config": {"steering": "[{,}]" * 10}})
+    assert parsers._check_json_shape(raw, orjson.loads(raw)) is None
+
+
+# --- Row 7: bodies that were 500s with an Idempotency-Key are 400s, and the key is released ---------------
+
+
+@pytest.mark.django_db
+def test_a_body_too_deep_to_fingerprint_is_a_400_and_the_key_stays_free(tenant):
+    deep = '{"source_product": "github", "source_type": "issue", "x": ' + nested_json(300) + "}"
+    refused = tenant.client.post(tenant.url, deep, content_type="application/json", HTTP_IDEMPOTENCY_KEY="deep")
+    created = tenant.client.post(tenant.url, GITHUB, format="json", HTTP_IDEMPOTENCY_KEY="deep")
+
+    assert_error(refused, 400, "invalid_request", code="parse_error")
+    assert created.status_code == 201, created.json()
+
+
+@pytest.mark.django_db
+def test_a_multipart_body_with_a_file_part_and_a_key_is_answered_not_a_500(tenant):
+    fields = {**GITHUB, "attachment": SimpleUploadedFile("a.txt", b"hello")}
+    first = tenant.client.post(tenant.url, fields, format="multipart", HTTP_IDEMPOTENCY_KEY="file")
+    again = tenant.client.post(tenant.url, fields, format="multipart", HTTP_IDEMPOTENCY_KEY="file")
+
+    assert first.status_code == 201, first.json()
+    assert again.status_code == 201
+    assert again["Idempotent-Replayed"] == "true"
+    assert SignalSourceConfig.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_nul_character_quoted_in_a_refusal_is_stored_and_replayed_not_a_500(tenant):
+    body = {"source_product": "github\x00", "source_type": "issue"}
+    first = tenant.client.post(tenant.url, body, format="json", HTTP_IDEMPOTENCY_KEY="nul")
+    again = tenant.client.post(tenant.url, body, format="json", HTTP_IDEMPOTENCY_KEY="nul")
+
+    assert_error(first, 400, "validation_error", attr="source_product")
+    assert again.status_code == 400
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.json()["code"] == first.json()["code"]
+
+
+@pytest.mark.django_db
+def test_a_merge_patch_nested_near_orjsons_limit_is_a_400(tenant):
+    config = make_config(tenant.project)
+    for depth in (980, 1023):
+        response = tenant.client.patch(
+            f"{tenant.url}{config.id}/",
+            '{"config": ' + nested_json(depth) + "}",
+            content_type="application/merge-patch+json",
+        )
+        assert_error(response, 400, "invalid_request", code="parse_error")
+    config.refresh_from_db()
+    assert config.config == {}
+
+
+# --- Row 8: what is stored per key does not grow with the request ------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_refused_request_stores_a_summary_of_its_error_whatever_its_size(tenant):
+    body = {"source_product": "x" * 500_000, "source_type": "issue"}
+    first = tenant.client.post(tenant.url, body, format="json", HTTP_IDEMPOTENCY_KEY="big")
+    again = tenant.client.post(tenant.url, body, format="json", HTTP_IDEMPOTENCY_KEY="big")
+
+    assert len(first.content) > 500_000  # the error quotes the input
+    stored = IdempotencyRecord.objects.get(key="big")
+    assert len(orjson.dumps(stored.response_body)) < STORED_DETAIL_CHARACTERS + 200
+    assert again.status_code == 400
+    assert {name: again.json()[name] for name in ("type", "code", "attr")} == {
+        name: first.json()[name] for name in ("type", "code", "attr")
+    }
+
+
+# --- Row 11: a replay causes no statement error -------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_replaying_a_key_runs_no_statement_that_fails(tenant):
+    failed = []
+
+    def watch(execute, sql, params, many, context):
+        try:
+            return execute(sql, params, many, context)
+        except Exception as error:
+            failed.append((sql, error))
+            raise
+
+    assert tenant.client.post(tenant.url, GITHUB, format="json", HTTP_IDEMPOTENCY_KEY="again").status_code == 201
+    with connection.execute_wrapper(watch):
+        for _ in range(3):
+            replay = tenant.client.post(tenant.url, GITHUB, format="json", HTTP_IDEMPOTENCY_KEY="again")
+            assert replay["Idempotent-Replayed"] == "true"
+
+    assert failed == []
+
+
+# --- Row 12: If-None-Match on a write; fingerprints compare what a request means ---------------------------
+
+
+@pytest.mark.django_db
+def test_if_none_match_on_a_write_is_412_when_it_matches(tenant):
+    config = make_config(tenant.project)
+    url = f"{tenant.url}{config.id}/"
+    etag = tenant.client.get(url)["ETag"]
+
+    for if_none_match in ("*", etag, f'W/{etag}, "other"'):
+        response = tenant.client.patch(url, {"enabled": False}, format="json", HTTP_IF_NONE_MATCH=if_none_match)
+        assert_error(response, 412, "invalid_request", code="precondition_failed")
+    assert_error(tenant.client.delete(url, HTTP_IF_NONE_MATCH="*"), 412, code="precondition_failed")
+    config.refresh_from_db()
+    assert config.enabled is True
+
+    other = tenant.client.patch(url, {"enabled": False}, format="json", HTTP_IF_NONE_MATCH='"not-its-version"')
+    assert other.status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_same_create_as_json_or_form_with_or_without_the_slash_is_one_request(tenant):
+    as_json = tenant.client.post(tenant.url, {**GITHUB, "enabled": False}, format="json", HTTP_IDEMPOTENCY_KEY="same")
+    as_form = tenant.client.post(
+        tenant.url.rstrip("/"),
+        "source_product=github&source_type=issue&enabled=false",
+        content_type="application/x-www-form-urlencoded",
+        HTTP_IDEMPOTENCY_KEY="same",
+    )
+    different = tenant.client.post(tenant.url, GITHUB, format="json", HTTP_IDEMPOTENCY_KEY="same")
+
+    assert as_json.status_code == 201
+    assert as_form.status_code == 201, as_form.json()
+    assert as_form["Idempotent-Replayed"] == "true"
+    assert as_form.json() == as_json.json()
+    assert_error(different, 422, code="idempotency_key_reused")  # enabled left out: another request
