@@ -152,8 +152,8 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "cache"}}
 
 # --- Login protection (django-axes) for the admin ---------------------------------------------
-# Failed logins are counted in the database, which every instance shares, separately per username and
-# per client address (the same address the rate limits use, CLIENT_IP_HEADER included). At the limit
+# Failed logins are counted in the database, which every instance shares, per username and client
+# address together (the same address the rate limits use, CLIENT_IP_HEADER included). At the limit
 # both the wrong and the right password are refused until the cool-off ends or an operator unlocks
 # (`python manage.py axes_reset_username <name>` / `axes_reset_ip <address>`; README).
 AUTHENTICATION_BACKENDS = [
@@ -163,7 +163,9 @@ AUTHENTICATION_BACKENDS = [
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# Username and address together: one address locked alone would lock out every admin behind a proxy
+# without CLIENT_IP_HEADER (they all share one), and a username alone would let anyone lock an admin out.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "api.throttling.client_address"
 AXES_LOCKOUT_TEMPLATE = "api/admin_lockout.html"
