@@ -177,44 +177,55 @@ def _store(record: IdempotencyRecord, response) -> None:
     )
 
 
-# (A comment, not a docstring: drf-spectacular would publish a view's docstrings as descriptions.)
-# Makes a viewset's `create` honour `Idempotency-Key`. Put it before the mixin that defines
-# `create`; the key is scoped to the authenticated API key (`request.auth`).
-class IdempotentCreateMixin:
-    # What this mixin adds to the create's OpenAPI operation (`api/schema.py` collects it).
-    openapi_by_action = {
-        "create": {
-            "headers": [
-                header(HEADER, KEY_DESCRIPTION),
-                header("Idempotent-Replayed", REPLAYED_DESCRIPTION, response=["201", "400"]),
-            ],
-            "errors": {
-                "409": (IdempotencyKeyInProgress, "A request with this `Idempotency-Key` is still being processed."),
-                "422": (IdempotencyKeyReused, "This `Idempotency-Key` was used for a different request."),
-            },
-        }
+def openapi_extras(*success_codes: str) -> dict:
+    """What `Idempotency-Key` adds to an action's OpenAPI operation (`api/schema.py` collects it)."""
+    return {
+        "headers": [
+            header(HEADER, KEY_DESCRIPTION),
+            header("Idempotent-Replayed", REPLAYED_DESCRIPTION, response=[*success_codes, "400"]),
+        ],
+        "errors": {
+            "409": (IdempotencyKeyInProgress, "A request with this `Idempotency-Key` is still being processed."),
+            "422": (IdempotencyKeyReused, "This `Idempotency-Key` was used for a different request."),
+        },
     }
 
+
+# (A comment, not a docstring: drf-spectacular would publish a view's docstrings as descriptions.)
+# Makes a viewset's `create` honour `Idempotency-Key` (`respond_idempotently`). Put it before the
+# mixin that defines `create`; the key is scoped to the authenticated API key (`request.auth`).
+class IdempotentCreateMixin:
+    # What this mixin adds to the create's OpenAPI operation (`api/schema.py` collects it).
+    openapi_by_action = {"create": openapi_extras("201")}
+
     def create(self, request, *args, **kwargs):
-        key = _idempotency_key(request)
-        if key is None:
-            return super().create(request, *args, **kwargs)
-        claimed = _claim(request.auth, key, _fingerprint(self, request))
-        if isinstance(claimed, Response):
-            return claimed
-        try:
-            # The create and its stored response commit together: a stored 201 always has its config.
-            with transaction.atomic():
-                response = super().create(request, *args, **kwargs)
-                _store(claimed, response)
-            return response
-        except Exception as error:  # answered here so that a 400 can be stored; dispatch would answer the same
-            response = self.handle_exception(error)
-        try:
-            if is_stored(response.status_code):
-                _store(claimed, response)
-                return response
-        except DatabaseError:
-            pass  # a response the database would not keep: released like a 5xx, never left claimed
-        IdempotencyRecord.objects.filter(pk=claimed.pk).delete()  # the client may retry
+        create = super().create
+        return respond_idempotently(self, request, lambda: create(request, *args, **kwargs))
+
+
+def respond_idempotently(view, request, respond):
+    """`respond()`'s response, made safe to retry with `Idempotency-Key` (for any action that writes):
+    the first request with a key stores its response, a repeat gets it again. The key is scoped to
+    the authenticated API key (`request.auth`). Without the header, just `respond()`."""
+    key = _idempotency_key(request)
+    if key is None:
+        return respond()
+    claimed = _claim(request.auth, key, _fingerprint(view, request))
+    if isinstance(claimed, Response):
+        return claimed
+    try:
+        # The write and its stored response commit together: a stored 201 always has its config.
+        with transaction.atomic():
+            response = respond()
+            _store(claimed, response)
         return response
+    except Exception as error:  # answered here so that a 400 can be stored; dispatch would answer the same
+        response = view.handle_exception(error)
+    try:
+        if is_stored(response.status_code):
+            _store(claimed, response)
+            return response
+    except DatabaseError:
+        pass  # a response the database would not keep: released like a 5xx, never left claimed
+    IdempotencyRecord.objects.filter(pk=claimed.pk).delete()  # the client may retry
+    return response

@@ -110,7 +110,7 @@ class RateLimitThrottle(BaseThrottle):
     def __init__(self):
         self._wait: float | None = None
 
-    def allow_request(self, request, view) -> bool:
+    def allow_request(self, request, view, cost: int = 1) -> bool:
         api_key = request.auth
         if isinstance(api_key, PersonalAPIKey):
             # Named by (part of) the key's digest, not its row id: unique even when several
@@ -128,7 +128,7 @@ class RateLimitThrottle(BaseThrottle):
         if redis_breaker.is_open():
             return True  # Redis failed moments ago: not asked again until the breaker closes
         try:
-            self._wait = count_request(subject, limits, self.timer)
+            self._wait = count_request(subject, limits, self.timer, cost)
         except RedisError:
             redis_breaker.trip()
             logger.warning("rate limit cache unavailable; requests not counted for a while", exc_info=True)
@@ -177,39 +177,61 @@ def ping_redis() -> bool | None:
     return True
 
 
-def count_request(subject: str, limits: list[Limit], timer=time.time) -> float | None:
-    """Counts one request for `subject` if every limit allows it: None. Else nothing is counted and
-    the seconds until every limit would allow it are returned."""
+def charge(request, view, cost: int) -> None:
+    """Counts `cost` more requests against the request's limits, as for a request that does the work
+    of several (a bulk counts each item): all of them, or, if a limit would be passed, none, and
+    `Throttled` (429). Every throttle of the view is charged, as DRF checks them."""
+    if cost <= 0:
+        return
+    for throttle in view.get_throttles():
+        allowed = (
+            throttle.allow_request(request, view, cost)
+            if isinstance(throttle, RateLimitThrottle)
+            else all(throttle.allow_request(request, view) for _ in range(cost))
+        )
+        if not allowed:
+            view.throttled(request, throttle.wait())
+
+
+def count_request(subject: str, limits: list[Limit], timer=time.time, cost: int = 1) -> float | None:
+    """Counts `cost` requests (one, usually) for `subject` if every limit allows them all: None. Else
+    nothing is counted and the seconds until every limit would allow them are returned (a limit's
+    whole window when `cost` is more than it allows at all: it never will)."""
+    too_costly = [limit.seconds for limit in limits if cost > limit.requests]
+    if too_costly:
+        return float(max(too_costly))
     backend = caches[DEFAULT_CACHE_ALIAS]
     if isinstance(backend, RedisCache):
-        return _count_in_redis(backend, subject, limits)
-    return _count_in_database(subject, limits, timer())
+        return _count_in_redis(backend, subject, limits, cost)
+    return _count_in_database(subject, limits, timer(), cost)
 
 
 # KEYS[1]: the subject's sorted set (member: a unique id; score: the time in microseconds).
-# ARGV: a unique member, then `requests`, `window in microseconds` per limit.
-# Returns 0 when the request was counted, else the microseconds to wait.
+# ARGV: a unique member, the cost (requests to count, at most each limit's `requests`), then
+# `requests`, `window in microseconds` per limit.
+# Returns 0 when the requests were counted, else the microseconds to wait.
 SLIDING_WINDOW_SCRIPT = """
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+local cost = tonumber(ARGV[2])
 local longest = 0
-for i = 2, #ARGV, 2 do longest = math.max(longest, tonumber(ARGV[i + 1])) end
+for i = 3, #ARGV, 2 do longest = math.max(longest, tonumber(ARGV[i + 1])) end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - longest)
 local wait = 0
-for i = 2, #ARGV, 2 do
+for i = 3, #ARGV, 2 do
   local requests, window = tonumber(ARGV[i]), tonumber(ARGV[i + 1])
   -- an exclusive bound, formatted by hand: Lua's own number-to-text keeps only 14 digits
   local since = string.format('(%.0f', now - window)
   local counted = redis.call('ZCOUNT', KEYS[1], since, '+inf')
-  if counted >= requests then
-    -- the request that has to leave the window before one more fits
+  if counted + cost > requests then
+    -- the request that has to leave the window before `cost` more fit
     local oldest = redis.call('ZRANGEBYSCORE', KEYS[1], since, '+inf', 'WITHSCORES',
-                              'LIMIT', counted - requests, 1)
+                              'LIMIT', counted + cost - 1 - requests, 1)
     wait = math.max(wait, tonumber(oldest[2]) + window - now)
   end
 end
 if wait > 0 then return wait end
-redis.call('ZADD', KEYS[1], now, ARGV[1])
+for n = 1, cost do redis.call('ZADD', KEYS[1], now, ARGV[1] .. ':' .. n) end
 redis.call('PEXPIRE', KEYS[1], math.ceil(longest / 1000) + 1000)
 return 0
 """
@@ -219,13 +241,13 @@ return 0
 _redis_scripts: "weakref.WeakKeyDictionary[RedisCache, object]" = weakref.WeakKeyDictionary()
 
 
-def _count_in_redis(backend: RedisCache, subject: str, limits: list[Limit]) -> float | None:
+def _count_in_redis(backend: RedisCache, subject: str, limits: list[Limit], cost: int = 1) -> float | None:
     script = _redis_scripts.get(backend)
     if script is None:
         client = backend._cache.get_client(None, write=True)
         # EVALSHA, one round trip (the first call on a fresh Redis loads the script once).
         script = _redis_scripts[backend] = client.register_script(SLIDING_WINDOW_SCRIPT)
-    args = [uuid.uuid4().hex]
+    args = [uuid.uuid4().hex, cost]
     for limit in limits:
         args += [limit.requests, limit.seconds * 1_000_000]
     wait_microseconds = script(keys=[backend.make_key(subject)], args=args)
@@ -243,7 +265,7 @@ def _database_statements(vendor: str) -> tuple[str, str, str, str | None]:
     return lock, delete, insert, f"SELECT {{counts}} FROM {table} WHERE {subject} = %s"  # noqa: S608
 
 
-def _count_in_database(subject: str, limits: list[Limit], now: float) -> float | None:
+def _count_in_database(subject: str, limits: list[Limit], now: float, cost: int = 1) -> float | None:
     quote = connection.ops.quote_name
     lock, delete, insert, select = _database_statements(connection.vendor)
     at = quote("at")
@@ -257,16 +279,16 @@ def _count_in_database(subject: str, limits: list[Limit], now: float) -> float |
         cursor.execute(delete, [subject, now - longest])
         cursor.execute(select.format(counts=counts), [*(now - limit.seconds for limit in limits), subject])
         counted = [int(value or 0) for value in cursor.fetchone()]
-        full = [limit for limit, count in zip(limits, counted, strict=True) if count >= limit.requests]
+        full = [limit for limit, count in zip(limits, counted, strict=True) if count + cost > limit.requests]
         if not full:
-            cursor.execute(insert, [subject, now])
+            cursor.executemany(insert, [[subject, now]] * cost)
             return None
         waits = []
         for limit in full:
             cursor.execute(
                 f"SELECT {at} FROM {quote(RateLimitHit._meta.db_table)} WHERE {quote('subject')} = %s"  # noqa: S608
                 f" AND {at} > %s ORDER BY {at} DESC LIMIT 1 OFFSET %s",
-                [subject, now - limit.seconds, limit.requests - 1],
+                [subject, now - limit.seconds, limit.requests - cost],
             )
             row = cursor.fetchone()
             waits.append(row[0] + limit.seconds - now if row else 0)

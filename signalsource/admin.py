@@ -252,12 +252,32 @@ class SignalSourceConfigAdmin(admin.ModelAdmin):
         self._set_enabled(request, queryset, False)
 
     def _set_enabled(self, request, queryset, enabled: bool):
-        # Only configs that change, so `updated_at` moves only where something happened.
-        configs = list(queryset.filter(enabled=not enabled))
-        for config in configs:
-            services.update_config(config, enabled=enabled, actor=Actor.admin(request))
+        # The API's bulk service, per project: a config already so writes nothing, one deleted since
+        # the page was shown is not made again (`create=False`).
+        by_project: dict = {}
+        for config in queryset.select_related("project").order_by("project_id", "id"):
+            by_project.setdefault(config.project, []).append(config)
+        outcomes = []
+        for project, configs in by_project.items():
+            for start in range(0, len(configs), services.MAX_BULK_OPERATIONS):
+                operations = [
+                    {"source_product": config.source_product, "source_type": config.source_type, "enabled": enabled}
+                    for config in configs[start : start + services.MAX_BULK_OPERATIONS]
+                ]
+                outcomes += services.apply_bulk(
+                    project=project,
+                    operations=operations,
+                    atomic=False,
+                    create=False,
+                    with_defaults=False,
+                    refuse_retired_types=False,
+                    actor=Actor.admin(request),
+                )
+        changed = sum(
+            1 for outcome in outcomes if not isinstance(outcome, Exception) and outcome[1] == services.UPDATED
+        )
         verb = "Enabled" if enabled else "Disabled"
-        self.message_user(request, f"{verb} {len(configs)} signal source config(s).", messages.SUCCESS)
+        self.message_user(request, f"{verb} {changed} signal source config(s).", messages.SUCCESS)
 
 
 def _status_help(config) -> str:

@@ -8,6 +8,8 @@ from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_sc
 from rest_framework import serializers
 from rest_framework.fields import empty
 
+from api.schema import ErrorSerializer
+
 from . import catalog, health, runs
 from .models import ProcessingStatus, SignalSourceConfig, SignalSourceRun
 from .schema import CONFIG_SCHEMA, STATUS_SCHEMA, request_example
@@ -243,3 +245,61 @@ class SignalSourceConfigHealthSerializer(serializers.Serializer):
         allow_null=True, help_text="When a run last reported emitting signals; null when none ever did."
     )
     state = serializers.ChoiceField(choices=health.STATE_NAMES, help_text="See the operation's description.")
+
+
+class BulkOperationSerializer(serializers.Serializer):
+    """One operation of a bulk: an upsert of one source's config. The services check the source."""
+
+    source_product = serializers.CharField(max_length=64)
+    source_type = serializers.CharField(max_length=64)
+    enabled = serializers.BooleanField(required=False, help_text="Left out: kept, or `true` on create.")
+    config = ConfigField(
+        required=False,
+        help_text="Merged into the stored config key by key (RFC 7396: `null` removes a key, objects merge "
+        "recursively); on create, into an empty one, then the source's default keys are filled in.",
+    )
+    if_match = serializers.CharField(
+        required=False,
+        max_length=1024,
+        help_text="Apply only if the config is at this ETag (as `If-Match`: one or more, `*` for any existing "
+        "config); else this operation answers 412.",
+    )
+
+
+class BulkRequestSerializer(serializers.Serializer):
+    atomic = serializers.BooleanField(
+        default=True,
+        help_text="`true`: every operation applies or none does (one refused: 400, nothing written). `false`: "
+        "each applies on its own.",
+    )
+    operations = BulkOperationSerializer(
+        many=True, min_length=1, max_length=100, help_text="1 to 100 operations, each naming a different source."
+    )
+
+
+class BulkResultSerializer(serializers.Serializer):
+    """One operation's result, in the order of the request's operations."""
+
+    status = serializers.IntegerField(
+        help_text="As the operation's own request would answer: 201 created, 200 changed, 304 nothing to change "
+        "(nothing written), 4xx refused (`error` says why); 424 in an atomic bulk that another operation's "
+        "refusal stopped."
+    )
+    source_product = serializers.CharField()
+    source_type = serializers.CharField()
+    etag = serializers.CharField(allow_null=True, help_text="The config's ETag after the operation; null when refused.")
+    config = SignalsSourceConfigSerializer(allow_null=True, help_text="The config after it; null when refused.")
+    error = ErrorSerializer(allow_null=True, help_text="Why the operation was refused; null when it applied.")
+
+
+class BulkResponseSerializer(serializers.Serializer):
+    atomic = serializers.BooleanField()
+    results = BulkResultSerializer(many=True)
+
+
+class BulkRefusedSerializer(ErrorSerializer):
+    """A refused bulk: the flat error, and, when operations were refused, every operation's result."""
+
+    results = BulkResultSerializer(
+        many=True, allow_null=True, help_text="Every operation's result; null when the request itself is refused."
+    )

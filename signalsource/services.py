@@ -18,7 +18,7 @@ leaves no record. The changes are written in hand-written SQL (`common.sql`) so 
 
 import orjson
 from django.core.exceptions import ImproperlyConfigured, ValidationError
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from activity_log.models import ActivityLog
@@ -303,6 +303,7 @@ def upsert_config(
     refuse_retired_types=True,
     actor: Actor | None = None,
     existing=_LOOK_UP,
+    create=True,
     **values,
 ) -> tuple[SignalSourceConfig, str]:
     """Makes the project's config of this source have `values` (`enabled`, `config`), or the stored
@@ -313,7 +314,8 @@ def upsert_config(
     Race-free: the unique constraint decides between two creates of one pair (the loser updates the
     winner's row), and a row deleted under an update is created again. `precondition` (If-Match,
     If-None-Match) is checked against the row found, and an update writes only at that version.
-    `existing` is the row if the caller has read it already (None: there is none), as a bulk does."""
+    `existing` is the row if the caller has read it already (None: there is none), as a bulk does.
+    Without `create`, a config that is not there (or is deleted under the update) is `DoesNotExist`."""
     precondition = precondition or Precondition()
     if refuse_retired_types:
         _refuse_retired(source_type)
@@ -326,6 +328,8 @@ def upsert_config(
         instance, existing = existing, _LOOK_UP
         if instance is None:
             precondition.check_absent()
+            if not create:
+                raise SignalSourceConfig.DoesNotExist(f"No config of {source_product}/{source_type}.")
             if new_fields is None:
                 new_values = dict(values)
                 if config_patch is not None:
@@ -347,6 +351,58 @@ def upsert_config(
         return instance, UNCHANGED if instance.version == version else UPDATED
     # Created and deleted under us again and again: the pair changes faster than this request can follow.
     raise VersionMismatch(f"The config of {source_product}/{source_type} kept changing; try again.")
+
+
+MAX_BULK_OPERATIONS = 100
+
+
+class BulkRefused(Exception):
+    """An atomic bulk refused: at least one operation failed, so none was applied. `results` holds
+    every operation's result, in order (see `apply_bulk`)."""
+
+    def __init__(self, results: list):
+        super().__init__(f"{sum(isinstance(r, Exception) for r in results)} of {len(results)} operations refused")
+        self.results = results
+
+
+def apply_bulk(*, project, operations: list[dict], atomic: bool = True, **upsert_options) -> list:
+    """Applies each operation (`upsert_config`'s `source_product`, `source_type`, `precondition`,
+    `enabled`, `config_patch`, ...) in order, with `upsert_options` (actor, created_by, ...) for all.
+    Returns one result per operation: `(config, CREATED | UPDATED | UNCHANGED)`, or the domain error
+    that refused it (`ValidationError`, `VersionMismatch`, `DoesNotExist`).
+
+    `atomic`: all are applied or none (`BulkRefused`, with every result, if any is refused). Else each
+    is applied on its own. The same source twice is a `ValidationError` for the whole request, as is
+    an empty one or one of more than `MAX_BULK_OPERATIONS`. The configs are read in one query."""
+    if not 0 < len(operations) <= MAX_BULK_OPERATIONS:
+        raise _error("operations", f"Send 1 to {MAX_BULK_OPERATIONS} operations.", "invalid_length")
+    pairs = [(operation["source_product"], operation["source_type"]) for operation in operations]
+    first_seen: dict = {}
+    for index, pair in enumerate(pairs):
+        if pair in first_seen:
+            message = f"Operations {first_seen[pair]} and {index} both name {pair[0]}/{pair[1]}; name each source once."
+            raise _error("operations", message, "duplicate_source")
+        first_seen[pair] = index
+    existing = selectors.configs_by_source(project_id=project.id, pairs=pairs)
+
+    def apply_all() -> list:
+        results = []
+        for operation, pair in zip(operations, pairs, strict=True):
+            try:
+                results.append(
+                    upsert_config(project=project, existing=existing.get(pair), **upsert_options, **operation)
+                )
+            except (ValidationError, VersionMismatch, SignalSourceConfig.DoesNotExist) as error:
+                results.append(error)
+        return results
+
+    if not atomic:
+        return apply_all()
+    with transaction.atomic(using=sql.writing(SignalSourceConfig).alias):
+        results = apply_all()
+        if any(isinstance(result, Exception) for result in results):
+            raise BulkRefused(results)  # rolls every write of this bulk back, activity records included
+    return results
 
 
 def delete_config(

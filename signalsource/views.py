@@ -10,17 +10,21 @@ from activity_log import selectors as activity_selectors
 from activity_log.pagination import ItemActivityPagination
 from activity_log.serializers import ActivityLogSerializer, ItemActivityPageSerializer
 from activity_log.services import Actor
-from api import conditional
+from api import conditional, idempotency
 from api.conditional import ConditionalRequestsMixin, Precondition, etag_for
-from api.exceptions import Conflict
-from api.idempotency import IdempotentCreateMixin
+from api.exceptions import Conflict, exception_handler
+from api.idempotency import IdempotentCreateMixin, respond_idempotently
 from api.parsers import MergePatchMixin, is_merge_patch
+from api.throttling import charge
 from api.viewsets import ProjectListModelMixin, ProjectScopedViewSet
 
 from . import activity, health, runs, selectors, services
 from .filters import SignalSourceConfigFilter
 from .models import SignalSourceConfig, SignalSourceRun
 from .serializers import (
+    BulkRefusedSerializer,
+    BulkRequestSerializer,
+    BulkResponseSerializer,
     SignalSourceConfigHealthSerializer,
     SignalSourceConfigSerializer,
     SignalSourceRunReportSerializer,
@@ -50,6 +54,29 @@ UPSERT_PRECONDITION_FAILED = (
     "`If-Match` does not match the config (it changed, or there is none), or `If-None-Match: *` and the config "
     "exists. Nothing was changed."
 )
+
+
+BULK_DESCRIPTION = (
+    "Creates or changes up to 100 configs of this project, one per source, each as an upsert by source would "
+    "with a merge patch (`config` is merged into the stored one; on create the source's default keys are filled "
+    "in). The answer lists every operation's result in order: its status (201, 200, 304 when there was nothing "
+    "to change and nothing was written, 4xx when refused), the config and its ETag, or the error. `atomic` "
+    "(the default): all apply or none does; one refused operation makes the whole request a 400 that lists "
+    "every result, and nothing is written. Not atomic: each applies on its own, and the request answers 200. "
+    "Naming one source twice is a 400 for the request. Each changed config gets its own activity record. "
+    "Rate limits count each operation as one request (a bulk they refuse, 429, still counts as one)."
+)
+BULK_REFUSED = (
+    "The request is refused and nothing was written: a malformed body, one source named twice, or, in an "
+    "atomic bulk, a refused operation (then `results` lists every operation's result: the refused ones with "
+    "their error, the others with status 424 and `not_applied`)."
+)
+BULK_NOT_APPLIED = {
+    "type": "validation_error",
+    "code": "not_applied",
+    "detail": "Not applied: another operation of this atomic bulk was refused.",
+    "attr": None,
+}
 
 
 class SignalSourceConfigViewSet(
@@ -146,6 +173,7 @@ class SignalsSourceConfigViewSet(SignalSourceConfigViewSet):
         *SignalSourceConfigViewSet.scope_object_write_actions,
         "upsert_by_source",
         "destroy_by_source",
+        "bulk",
     )
     merge_patch_actions = (*SignalSourceConfigViewSet.merge_patch_actions, "upsert_by_source")
     openapi_by_action = {
@@ -171,6 +199,12 @@ class SignalsSourceConfigViewSet(SignalSourceConfigViewSet):
         "destroy_by_source": {
             "headers": [conditional.header("If-Match", conditional.IF_MATCH)],
             "errors": {"412": conditional.PRECONDITION_FAILED},
+        },
+        "bulk": {
+            **idempotency.openapi_extras("200"),
+            "success": "200",
+            "bodies": {"400": (BulkRefusedSerializer, BULK_REFUSED)},
+            "description": BULK_DESCRIPTION,
         },
     }
 
@@ -253,6 +287,63 @@ class SignalsSourceConfigViewSet(SignalSourceConfigViewSet):
         configs = list(self.get_queryset())
         rows = [row for row in health.health_of(configs) if wanted is None or row.state == wanted]
         return Response(SignalSourceConfigHealthSerializer(rows, many=True).data)
+
+    @extend_schema(
+        summary="Create or change several configs at once",
+        request=BulkRequestSerializer,
+        responses=BulkResponseSerializer,
+        filters=False,
+    )
+    @action(detail=False, methods=["post"], serializer_class=BulkResponseSerializer)
+    def bulk(self, request, *args, **kwargs):
+        return respond_idempotently(self, request, lambda: self._apply_bulk(request))
+
+    def _apply_bulk(self, request):
+        serializer = BulkRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        atomic, operations = serializer.validated_data["atomic"], serializer.validated_data["operations"]
+        charge(request, self, len(operations) - 1)  # the request itself was counted as one
+        for operation in operations:
+            operation["precondition"] = Precondition(operation.pop("if_match", None))
+            if "config" in operation:
+                operation["config_patch"] = operation.pop("config")
+        options = {
+            "created_by": request.user,
+            "with_defaults": self.fill_new_config_defaults,
+            "refuse_retired_types": self.refuse_retired_types,
+            "actor": Actor.api_key(request),
+        }
+        try:
+            outcomes = services.apply_bulk(project=self.project, operations=operations, atomic=atomic, **options)
+        except services.BulkRefused as refused:
+            results = [
+                self._bulk_result(operation, outcome, applied=False)
+                for operation, outcome in zip(operations, refused.results, strict=True)
+            ]
+            refused_count = sum(result["error"]["code"] != BULK_NOT_APPLIED["code"] for result in results)
+            detail = f"{refused_count} of {len(results)} operations were refused, so none was applied (atomic)."
+            body = {"type": "validation_error", "code": "bulk_refused", "detail": detail, "attr": "operations"}
+            return Response({**body, "results": results}, status=status.HTTP_400_BAD_REQUEST)
+        results = [self._bulk_result(op, outcome) for op, outcome in zip(operations, outcomes, strict=True)]
+        return Response({"atomic": atomic, "results": results})
+
+    def _bulk_result(self, operation, outcome, applied=True) -> dict:
+        result = {"source_product": operation["source_product"], "source_type": operation["source_type"]}
+        if isinstance(outcome, Exception):
+            answer = exception_handler(outcome, {"view": self, "request": self.request})
+            return {**result, "status": answer.status_code, "etag": None, "config": None, "error": dict(answer.data)}
+        if not applied:
+            return {**result, "status": 424, "etag": None, "config": None, "error": BULK_NOT_APPLIED}
+        instance, what = outcome
+        answer = {services.CREATED: 201, services.UPDATED: 200, services.UNCHANGED: 304}[what]
+        config = SignalsSourceConfigSerializer(instance).data
+        return {**result, "status": answer, "etag": etag_for(instance), "config": config, "error": None}
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        # Every 400 of a bulk has `results` (null when the request itself is refused), as described.
+        if self.action == "bulk" and response.status_code == 400 and isinstance(response.data, dict):
+            response.data.setdefault("results", None)
+        return super().finalize_response(request, response, *args, **kwargs)
 
 
 class RunFinishedConflict(Conflict):
