@@ -88,7 +88,8 @@ class AllowedHostMiddleware:
 
 class RequestBodyLimitMiddleware:
     """Refuses request bodies larger than `MAX_REQUEST_BODY_BYTES` with a JSON 413, before any of
-    the body is read.
+    the body is read, and bodies shorter than their `Content-Length` (a client that died mid-upload)
+    with a 400, before anything parses them.
 
     A declared `Content-Length` is judged as is. A chunked body has no length up front, and Django
     would otherwise see it as empty; it is read here, at most one byte past the limit, and handed on
@@ -109,6 +110,13 @@ class RequestBodyLimitMiddleware:
                 return JsonResponse(body, status=400)
             if int(declared) > limit:
                 return self._too_large(limit)
+            if int(declared) and len(request.body) < int(declared):
+                # The client stopped sending (or died) before the end: what arrived is half a request,
+                # which would otherwise be parsed as a whole one. Read here, at most the limit.
+                body = error_body(
+                    "invalid_request", "incomplete_body", "The request body is shorter than its Content-Length."
+                )
+                return JsonResponse(body, status=400)
         elif "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
             body = self._read_at_most(request.environ["wsgi.input"], limit + 1)
             if len(body) > limit:

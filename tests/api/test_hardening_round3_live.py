@@ -64,3 +64,43 @@ def test_a_hung_redis_is_asked_once_per_breaker_period_and_readyz_reports_it(tmp
     assert ready == {"status": "ok", "rate_limit_cache": "unavailable"}
     # One worker: the first request met the timeout and opened the breaker; nothing asked again.
     assert len(redis.accepted) == 1
+
+
+# --- Row 4: a client that dies mid-upload ---------------------------------------------------------------
+
+
+def send_cut_off(base_url, raw_key, path, body: bytes, declared: int) -> bytes:
+    """Sends `body` with a Content-Length of `declared`, then closes its sending side; returns what
+    the server answered (possibly nothing)."""
+    host, port = base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as connection:
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {raw_key}\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\nIdempotency-Key: cut-off\r\n"
+            f"Content-Length: {declared}\r\n\r\n"
+        )
+        connection.sendall(head.encode() + body)
+        connection.shutdown(socket.SHUT_WR)
+        answer = b""
+        with contextlib.suppress(OSError):
+            while chunk := connection.recv(65536):
+                answer += chunk
+        return answer
+
+
+def test_a_body_shorter_than_its_content_length_is_a_400_and_stores_nothing(tmp_path):
+    # A form: what arrived is a valid form by itself (a create with enabled and config left to defaults).
+    whole = b"source_product=github&source_type=issue&enabled=false&config=%7B%22steering%22%3A%22x%22%7D"
+    cut = whole[: len(b"source_product=github&source_type=issue")]
+    with live_database(tmp_path) as service, served(service.env["DATABASE_URL"]) as (base_url, _):
+        path = f"/api/projects/{service.project_id}/signal_source_configs/"
+        answer = send_cut_off(base_url, service.raw_key, path, cut, len(whole))
+        # One worker: this is answered after the cut-off request was handled.
+        listed = call(base_url, "GET", path, service.raw_key)
+        retried = call(base_url, "POST", path, service.raw_key, {"source_product": "github", "source_type": "issue"})
+
+    if answer:  # the server may not answer a client that hung up
+        assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
+        assert b"incomplete_body" in answer
+    assert listed[2]["count"] == 0
+    assert retried[0] == 201  # nothing was stored, and the retry is a fresh create
