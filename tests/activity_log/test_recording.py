@@ -90,6 +90,23 @@ def test_a_patch_that_changes_nothing_records_nothing(tenant):
     assert [r.activity for r in records(config_id)] == ["created"]
 
 
+def test_a_change_of_type_alone_is_recorded(tenant):
+    """`1` and `true` are equal in Python but not in JSON: a config that changes one into the other changed."""
+    created = tenant.client.post(
+        tenant.url, {"source_product": "github", "source_type": "issue", "config": {"n": 1}}, format="json"
+    )
+    config_id = created.json()["id"]
+    url = configs_url(tenant.project.id, config_id)
+
+    assert tenant.client.patch(url, {"config": {"n": True}}, format="json").status_code == 200
+    assert tenant.client.patch(url, {"config": {"n": 1.0}}, format="json").status_code == 200
+
+    created_record, to_true, to_float = records(config_id)
+    assert created_record.activity == "created"
+    assert (to_true.activity, changes(to_true)) == ("updated", {change("config.n", "changed", 1, True)})
+    assert (to_float.activity, changes(to_float)) == ("updated", {change("config.n", "changed", True, 1.0)})
+
+
 def test_no_record_holds_the_raw_key(tenant):
     config_id = tenant.client.post(tenant.url, {"source_product": "github", "source_type": "issue"}).json()["id"]
     tenant.client.patch(configs_url(tenant.project.id, config_id), {"enabled": False}, format="json")

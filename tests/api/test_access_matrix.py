@@ -17,7 +17,9 @@ from rest_framework.test import APIClient
 
 from auth_keys.models import PersonalAPIKey
 from projects.models import OrganizationMembership
+from signalsource.models import SignalSourceConfig
 from tests.helpers import (
+    SIGNALS_ROUTE,
     assert_error,
     configs_url,
     database_state,
@@ -28,11 +30,13 @@ from tests.helpers import (
     make_user,
 )
 
-ACTIONS = ("list", "create", "retrieve", "update", "delete")
-WRITES = {"create", "update", "delete"}
-OK = {"list": 200, "create": 201, "retrieve": 200, "update": 200, "delete": 204}
+# "replace" is PUT, which today's route (signals/source_configs) offers; the others are on the published route.
+ACTIONS = ("list", "create", "retrieve", "update", "replace", "delete")
+WRITES = {"create", "update", "replace", "delete"}
+OK = {"list": 200, "create": 201, "retrieve": 200, "update": 200, "replace": 200, "delete": 204}
 NEW_CONFIG = {"source_product": "linear", "source_type": "issue"}  # free in every project of the world
 CHANGES = {"enabled": False, "config": {}}
+REPLACEMENT = {"source_product": "github", "source_type": "issue", "enabled": False, "config": {"steering": "put"}}
 UNKNOWN_PROJECT_ID = 987654321
 UNKNOWN_CONFIG_ID = "0190b0b4-0000-7000-8000-000000000000"
 
@@ -47,7 +51,35 @@ def send(client, action, project_id, config_id=None):
         return client.get(url)
     if action == "update":
         return client.patch(url, CHANGES, format="json")
+    if action == "replace":
+        return client.put(configs_url(project_id, config_id, route=SIGNALS_ROUTE), REPLACEMENT, format="json")
     return client.delete(url)
+
+
+def assert_done(action, response, project, config):
+    """An allowed cell did what it was asked, to the config the URL names, and answered with it."""
+    body = response.json() if action != "delete" else None
+    if action == "list":
+        assert (body["count"], [row["id"] for row in body["results"]]) == (1, [str(config.id)]), body
+        return
+    if action == "delete":
+        assert not SignalSourceConfig.objects.filter(pk=config.pk).exists()
+        assert SignalSourceConfig.objects.count() == 2  # the other projects' configs are untouched
+        return
+    if action == "create":
+        row = SignalSourceConfig.objects.get(pk=body["id"])
+        assert (row.project_id, row.source_product, row.source_type) == (project.id, "linear", "issue")
+        assert (body["source_product"], body["source_type"]) == ("linear", "issue")
+        return
+    assert body["id"] == str(config.id), body
+    row = SignalSourceConfig.objects.get(pk=config.pk)
+    expected = {
+        "retrieve": (True, {"steering": "keep"}),
+        "update": (CHANGES["enabled"], CHANGES["config"]),
+        "replace": (REPLACEMENT["enabled"], REPLACEMENT["config"]),
+    }[action]
+    assert (body["enabled"], body["config"]) == expected, body
+    assert (row.enabled, row.config) == expected
 
 
 # --- The answers -----------------------------------------------------------------------------------
@@ -263,6 +295,7 @@ def test_matrix_cell(world, caller, action, where):
 
     if expected is ALLOWED:
         assert response.status_code == OK[action], response.content
+        assert_done(action, response, project, world.configs[where])
         return
     status, type_, code, detail = expected
     assert_error(response, status, type_, code, detail)

@@ -11,13 +11,12 @@ import json
 import socket
 
 import pytest
-from django.db import connection
 from django.test import Client, override_settings
 from rest_framework.test import APIClient
 
 from signalsource.models import SignalSourceConfig
-from tests.helpers import ANY, Tenant, assert_error, configs_url, database_state
-from tests.live_server import HANG_GUARD_SECONDS, database_url_of, served
+from tests.helpers import ANY, assert_error, configs_url, database_state
+from tests.live_server import HANG_GUARD_SECONDS, call, live_database, served
 
 GITHUB = {"source_product": "github", "source_type": "issue"}
 REPLAY = {"source_product": "session_replay", "source_type": "session_analysis_cluster"}
@@ -515,16 +514,21 @@ class _Received:
 
 
 @pytest.mark.live_server_process
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="a server process needs a database it can reach")
-def test_chunked_bodies_through_gunicorn(transactional_db):
-    tenant = Tenant()
-    with served(database_url_of(connection), MAX_REQUEST_BODY_BYTES="4096") as (base_url, _):
+def test_chunked_bodies_through_the_server(tmp_path):
+    """On the database this run uses (SQLite, as `make run` serves, or PostgreSQL), in one of the
+    server's own (`live_database`): a server process cannot see the test database."""
+    with (
+        live_database(tmp_path) as service,
+        served(service.env["DATABASE_URL"], MAX_REQUEST_BODY_BYTES="4096") as (base_url, _),
+    ):
+        path = f"/api/projects/{service.project_id}/signal_source_configs/"
         body = json.dumps(GITHUB).encode()
-        status, created = _chunked_post(base_url, tenant.url, tenant.raw_key, [body[:10], body[10:]])
+        status, created = _chunked_post(base_url, path, service.raw_key, [body[:10], body[10:]])
         assert status == 201, created
         assert created["source_product"] == "github"
 
-        status, refused = _chunked_post(base_url, tenant.url, tenant.raw_key, [b" " * 1024] * 256)
+        status, refused = _chunked_post(base_url, path, service.raw_key, [b" " * 1024] * 256)
         assert status == 413, refused
         assert refused["code"] == "request_too_large"
-    assert SignalSourceConfig.objects.filter(project=tenant.project).count() == 1
+        listed = call(base_url, "GET", path, service.raw_key)[2]
+        assert [row["id"] for row in listed["results"]] == [created["id"]]

@@ -9,6 +9,8 @@ import urllib.request
 
 import pytest
 
+pytestmark = pytest.mark.live_server_process  # starts a real server (the live_service fixture)
+
 PACKAGE = "signal_source_client"
 
 

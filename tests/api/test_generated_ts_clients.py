@@ -15,6 +15,8 @@ import pytest
 
 from tests.helpers import PROJECT_DIR
 
+pytestmark = pytest.mark.live_server_process  # starts a real server (live_service)
+
 CLIENTS_DIR = PROJECT_DIR / "clients"
 BIN = CLIENTS_DIR / "node_modules" / ".bin"
 CHECKS = ("openapi-fetch-check.ts", "hey-api-check.ts", "tsconfig.json")

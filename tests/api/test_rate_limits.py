@@ -8,13 +8,12 @@ import uuid
 
 import pytest
 import redis
-from django.db import connection
 from django.test import override_settings
 
 from api import throttling
 from api.models import RateLimitHit
 from tests.helpers import Tenant, key_client, make_key
-from tests.live_server import call, database_url_of, served
+from tests.live_server import call, live_database, served
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -28,6 +27,12 @@ def _redis_is_up() -> bool:
         return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping())
     except redis.RedisError:
         return False
+
+
+def _redis_microseconds(raw) -> int:
+    """Redis's clock, which its rate-limit script reads."""
+    seconds, microseconds = raw.time()
+    return seconds * 1_000_000 + microseconds
 
 
 def redis_cache_settings():
@@ -183,6 +188,19 @@ def test_the_window_slides_and_a_boundary_lets_no_more_through(tenant, clock):
     assert RateLimitHit.objects.count() == 3
 
 
+@pytest.mark.parametrize("sustained", ["off", "1000/hour"])
+def test_a_request_exactly_one_window_old_has_left_the_window(tenant, clock, sustained):
+    """The window is (now - 60 s, now]: a request made exactly 60 s ago no longer counts, whether its
+    row was deleted (the longest window) or is still kept for a longer one and only not counted."""
+    with override_settings(CACHES=NO_REDIS, RATE_LIMIT_BURST="2/minute", RATE_LIMIT_SUSTAINED=sustained):
+        clock.now = PINNED_NOW  # a value a double holds exactly, and so does PINNED_NOW + 60
+        assert statuses(tenant.client, tenant.url, 3) == [200, 200, 429]
+        clock.now = PINNED_NOW + 59.5
+        assert tenant.client.get(tenant.url).status_code == 429
+        clock.now = PINNED_NOW + 60
+        assert statuses(tenant.client, tenant.url, 3) == [200, 200, 429]
+
+
 @override_settings(CACHES=NO_REDIS, RATE_LIMIT_BURST="5/minute", RATE_LIMIT_SUSTAINED="8/hour")
 def test_no_window_anywhere_lets_more_than_the_limit_through(tenant, clock):
     """Requests at random times over three hours; for every accepted request, the accepted ones in
@@ -227,22 +245,32 @@ def test_with_redis_the_history_is_one_sorted_set_every_worker_sees(tenant):
 
 @pytest.mark.skipif(not _redis_is_up(), reason="needs a Redis server (CI starts one on 127.0.0.1:6379)")
 def test_with_redis_the_window_slides(tenant):
+    """The limit's requests are written into the sorted set, dated by Redis's own clock, as if sent
+    58 s ago: the next request is refused however slow the machine (it would take 58 s to be
+    otherwise), and one is let through again once they are 60 s old."""
     caches, prefix = redis_cache_settings()
-    with override_settings(CACHES=caches, RATE_LIMIT_BURST="4/second", RATE_LIMIT_SUSTAINED="off"):
-        started = time.monotonic()
-        assert tenant.client.get(tenant.url).status_code == 200
-        first_counted_by = time.monotonic()
-        assert statuses(tenant.client, tenant.url, 3) == [200] * 3
-        refused = tenant.client.get(tenant.url)
-        if time.monotonic() - started < 0.9:  # a loaded machine may take longer than the window
-            assert refused.status_code == 429
-            assert refused["Retry-After"] == "1"
-        # Once the first request has left the window, one more fits.
-        time.sleep(max(0.0, first_counted_by + 1.02 - time.monotonic()))
-        assert tenant.client.get(tenant.url).status_code == 200
     raw = redis.Redis.from_url(REDIS_URL)
-    for key in raw.scan_iter(f"{prefix}:*"):
-        raw.delete(key)
+    try:
+        with override_settings(CACHES=caches, RATE_LIMIT_BURST="4/minute", RATE_LIMIT_SUSTAINED="off"):
+            from django.core.cache import cache
+
+            key = cache.make_key(f"throttle:key:{tenant.api_key.digest[:32]}")
+            sent = _redis_microseconds(raw) - 58_000_000
+            raw.zadd(key, {f"earlier-{i}": sent for i in range(4)})
+
+            refused = tenant.client.get(tenant.url)
+            assert refused.status_code == 429
+            assert refused["Retry-After"] in {"1", "2"}
+            assert raw.zcard(key) == 4  # a refused request is not counted
+
+            # Once they are 60 s old (by Redis's clock), one more fits.
+            while _redis_microseconds(raw) < sent + 60_000_000:
+                time.sleep(0.1)
+            assert statuses(tenant.client, tenant.url, 2) == [200, 200]
+            assert raw.zcard(key) == 2  # the four earlier ones were dropped as they left the window
+    finally:
+        for key in raw.scan_iter(f"{prefix}:*"):
+            raw.delete(key)
 
 
 def test_an_unreachable_redis_fails_open_rather_than_taking_the_api_down(tenant, caplog):
@@ -256,18 +284,21 @@ def test_an_unreachable_redis_fails_open_rather_than_taking_the_api_down(tenant,
 
 
 @pytest.mark.live_server_process
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="a server process needs a database it can reach")
 @pytest.mark.parametrize("cache", ["redis", "database"])
-def test_several_server_workers_enforce_one_limit(transactional_db, cache):
+def test_several_server_workers_enforce_one_limit(tmp_path, cache):
+    """On the database this run uses: SQLite (what `make run` serves) or PostgreSQL, each in a database
+    of the servers' own (`live_database`), since a server process cannot see the test database."""
     if cache == "redis" and not _redis_is_up():
         pytest.skip("needs a Redis server (CI starts one on 127.0.0.1:6379)")
-    tenant = Tenant()
-    path = tenant.url
     # An hour's window (the server's clock is not pinned), so none rolls over during the test.
     env = {"RATE_LIMIT_BURST": "6/hour", "RATE_LIMIT_SUSTAINED": "off", "REDIS_URL": ""}
     if cache == "redis":
         env["REDIS_URL"] = REDIS_URL
-    with served(database_url_of(connection), workers=3, **env) as (base_url, _):
+    with (
+        live_database(tmp_path) as service,
+        served(service.env["DATABASE_URL"], workers=3, **env) as (base_url, _),
+    ):
+        path = f"/api/projects/{service.project_id}/signal_source_configs/"
         # Sequential requests, each on a new connection: the workers take turns accepting them.
-        statuses = [call(base_url, "GET", path, tenant.raw_key)[0] for _ in range(12)]
+        statuses = [call(base_url, "GET", path, service.raw_key)[0] for _ in range(12)]
     assert statuses == [200] * 6 + [429] * 6

@@ -34,6 +34,8 @@ from signalsource import catalog
 from tests.helpers import OPENAPI_FILE
 from tests.live_server import live_service
 
+pytestmark = pytest.mark.live_server_process  # starts a real server (live_service)
+
 # Bounded so that CI stays fast; set SCHEMATHESIS_MAX_EXAMPLES for a deeper run.
 MAX_EXAMPLES_PER_OPERATION = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "25"))
 

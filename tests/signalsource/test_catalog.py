@@ -76,6 +76,15 @@ def test_clean_config_raises_the_message_the_client_sees(config, message):
         catalog.clean_config("session_replay", "session_analysis_cluster", config)
 
 
+def test_linear_team_ids_are_trimmed_before_their_length_is_checked():
+    longest = "t" * catalog.LINEAR_TEAM_ID_MAX_LENGTH
+    assert catalog.clean_config("linear", "issue", {"linear_team_ids": [f" {longest} "]}) == {
+        "linear_team_ids": [longest]
+    }
+    with pytest.raises(catalog.ConfigError, match="at most 255 characters"):
+        catalog.clean_config("linear", "issue", {"linear_team_ids": [f" {longest}t "]})
+
+
 def test_a_deeply_nested_config_is_checked_without_exhausting_the_stack():
     value = "a"
     for _ in range(10_000):

@@ -180,6 +180,10 @@ def test_creates_racing_deletes_of_one_source_never_answer_500(settings):
         if status not in client_statuses.get(kind, ())
     ]
     assert not unexpected, unexpected
+    # Not every create may answer "already exists": each thread deletes what it sees before its next
+    # create, so some creates find the source free (a run of 400s alone is the race bug's signature).
+    creates = [status for result in results for kind, status in result if kind == "create"]
+    assert creates.count(201) >= 1, creates
     assert SignalSourceConfig.objects.filter(project=tenant.project).count() <= 1
 
 

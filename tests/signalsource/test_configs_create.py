@@ -284,6 +284,14 @@ def test_config_rule_breaks(tenant, source, config, message):
     assert not SignalSourceConfig.objects.exists()
 
 
+def test_a_linear_team_id_at_the_limit_once_trimmed_is_accepted_and_stored_trimmed(tenant):
+    longest = "t" * 255
+    response = create(tenant, {**LINEAR, "config": {"linear_team_ids": [f" {longest} "]}})
+    assert response.status_code == 201, response.json()
+    assert response.json()["config"] == {"linear_team_ids": [longest]}
+    assert SignalSourceConfig.objects.get().config == {"linear_team_ids": [longest]}
+
+
 @pytest.mark.parametrize(
     ("source", "config"),
     [

@@ -5,7 +5,14 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from signalsource import services
 from signalsource.models import SignalSourceConfig
+from tests.helpers import make_project
+
+# Contract section 3: the fields of a listed config.
+LISTED_FIELDS = {
+    "id", "source_product", "source_type", "enabled", "config", "created_at", "updated_at", "status",
+}  # fmt: skip
 
 PAIRS = [
     ("session_replay", "session_analysis_cluster"),
@@ -49,6 +56,32 @@ def test_list_shows_the_projects_configs(tenant):
     assert response.status_code == 200, response.json()
     assert response.json()["count"] == 1
     assert response.json()["results"] == [created]
+    # The contract's fields, written out here (not only "as the create answered"), `status` included.
+    (row,) = response.json()["results"]
+    assert set(row) == LISTED_FIELDS
+    assert (row["source_product"], row["config"], row["status"]) == ("session_replay", {"sample_rate": 1}, None)
+
+
+def test_the_list_shows_each_rows_status(tenant):
+    row = SignalSourceConfig.objects.create(project=tenant.project, source_product="github", source_type="issue")
+    services.set_status(row, "running")
+    (listed,) = tenant.client.get(tenant.url).json()["results"]
+    assert listed["status"] == "running"
+
+
+def test_the_list_holds_only_its_own_projects_configs(tenant, other_tenant):
+    mine = SignalSourceConfig.objects.create(project=tenant.project, source_product="github", source_type="issue")
+    SignalSourceConfig.objects.create(project=other_tenant.project, source_product="github", source_type="issue")
+    SignalSourceConfig.objects.create(project=other_tenant.project, source_product="linear", source_type="issue")
+    # Another project of the same organisation, too: the filter is the project, not the organisation.
+    sibling = make_project(tenant.organization)
+    SignalSourceConfig.objects.create(project=sibling, source_product="zendesk", source_type="ticket")
+
+    response = tenant.client.get(tenant.url)
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["count"] == 1
+    assert ids(response) == [str(mine.id)]
 
 
 def test_order_is_newest_updated_at_first(tenant):

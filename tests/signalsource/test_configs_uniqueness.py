@@ -63,3 +63,31 @@ def test_source_is_free_again_after_delete(tenant):
     response = tenant.client.post(tenant.url, GITHUB, format="json")
 
     assert response.status_code == 201, response.json()
+
+
+def test_a_create_whose_conflicting_row_was_deleted_before_it_looked_inserts_again(tenant, monkeypatch):
+    """The create-vs-delete race, made certain: another request's row for the same source is committed
+    when this create inserts (the unique constraint refuses it) and deleted before the create looks
+    for it. The source is free, so the create inserts again: 201 and one row, not "already exists"."""
+    from signalsource import services
+
+    real_write = services._write
+    raced = []
+
+    def write_racing_a_create_and_a_delete(change, record):
+        if raced:
+            return real_write(change, record)
+        raced.append(SignalSourceConfig.objects.create(project=tenant.project, **GITHUB))
+        try:
+            return real_write(change, record)
+        finally:
+            raced[0].delete()
+
+    monkeypatch.setattr(services, "_write", write_racing_a_create_and_a_delete)
+
+    response = tenant.client.post(tenant.url, GITHUB, format="json")
+
+    assert raced, "the race was not staged"
+    assert response.status_code == 201, response.json()
+    (row,) = SignalSourceConfig.objects.filter(project=tenant.project)
+    assert str(row.id) == response.json()["id"]

@@ -16,7 +16,62 @@ POSTHOG_TYPES = {
     "endpoint_breakdown_limit_exceeded", "scanner_finding", "anomaly_investigation", "feedback", "review",
     "ci_flaky_check", "ci_broken_default_branch", "ci_duration_regression", "search_opportunity",
 }  # fmt: skip
-PAIRS = [(source.product, source.type) for source in catalog.SOURCES]
+# The 56 (product, type) pairs PostHog's source emits, written out by hand (not read from the
+# catalog, so that a pair added to or dropped from `catalog.SOURCES` by mistake fails here).
+POSTHOG_PAIRS = {
+    ("aha", "feedback"),
+    ("analytics", "anomaly_investigation"),
+    ("appfigures", "review"),
+    ("appfollow", "review"),
+    ("asknicely", "feedback"),
+    ("bugsnag", "issue"),
+    ("canny", "feedback"),
+    ("conversations", "ticket"),
+    ("datadog", "issue"),
+    ("dixa", "ticket"),
+    ("endpoints", "endpoint_breakdown_limit_exceeded"), ("endpoints", "endpoint_execution_failed"),
+    ("engineering_analytics", "ci_broken_default_branch"), ("engineering_analytics", "ci_duration_regression"),
+    ("engineering_analytics", "ci_flaky_check"),
+    ("error_tracking", "issue_created"), ("error_tracking", "issue_reopened"), ("error_tracking", "issue_spiking"),
+    ("featurebase", "feedback"),
+    ("freshdesk", "ticket"),
+    ("freshservice", "ticket"),
+    ("frill", "feedback"),
+    ("front", "ticket"),
+    ("gitea", "issue"),
+    ("github", "issue"),
+    ("gitlab", "issue"),
+    ("google_search_console", "search_opportunity"),
+    ("gorgias", "ticket"),
+    ("health_checks", "health_issue"),
+    ("honeybadger", "issue"),
+    ("hubspot", "ticket"),
+    ("intercom", "ticket"),
+    ("jira", "issue"),
+    ("judgeme_reviews", "review"),
+    ("kustomer", "ticket"),
+    ("linear", "issue"),
+    ("llm_analytics", "evaluation"), ("llm_analytics", "evaluation_report"),
+    ("logs", "alert_state_change"),
+    ("pganalyze", "issue"),
+    ("plain", "ticket"),
+    ("productboard", "feedback"),
+    ("rapid7_insightvm", "scanner_finding"),
+    ("raygun", "issue"),
+    ("replay_vision", "scanner_finding"),
+    ("retently", "feedback"),
+    ("rollbar", "issue"),
+    ("semgrep", "scanner_finding"),
+    ("sentry", "issue"),
+    ("session_replay", "session_analysis_cluster"),
+    ("shortcut", "issue"),
+    ("signals_scout", "cross_source_issue"),
+    ("snyk", "scanner_finding"),
+    ("sonarqube", "scanner_finding"),
+    ("uservoice", "feedback"),
+    ("zendesk", "ticket"),
+}  # fmt: skip
+PAIRS = sorted(POSTHOG_PAIRS)
 CURRENT_PAIRS = [pair for pair in PAIRS if pair[1] not in catalog.RETIRED_TYPES]
 
 
@@ -27,8 +82,18 @@ def test_the_catalog_holds_every_product_and_type_posthog_accepts():
     assert all(label.strip() for label in [*catalog.PRODUCT_LABELS.values(), *catalog.TYPE_LABELS.values()])
 
 
-def test_pairs_are_unique_labelled_and_use_known_values():
-    assert len(set(PAIRS)) == len(PAIRS)
+def test_the_catalog_holds_exactly_the_pairs_posthog_emits():
+    catalog_pairs = [(source.product, source.type) for source in catalog.SOURCES]
+    assert len(POSTHOG_PAIRS) == 56
+    assert set(catalog_pairs) == POSTHOG_PAIRS
+    assert len(catalog_pairs) == len(POSTHOG_PAIRS)  # no pair twice
+    for product in catalog.PRODUCT_LABELS:
+        for source_type in catalog.TYPE_LABELS:
+            found = catalog.get_source(product, source_type)
+            assert (found is not None) == ((product, source_type) in POSTHOG_PAIRS), (product, source_type)
+
+
+def test_pairs_are_labelled_and_use_known_values():
     for source in catalog.SOURCES:
         assert source.product in catalog.PRODUCT_LABELS and source.type in catalog.TYPE_LABELS
         assert source.label and source.status_from

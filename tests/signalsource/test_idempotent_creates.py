@@ -7,6 +7,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext, override_settings
 from django.utils import timezone
+from rest_framework.exceptions import Throttled
 
 from activity_log.models import ActivityLog
 from api.idempotency import ABANDONED_AFTER, TTL
@@ -119,12 +120,30 @@ def test_a_5xx_is_not_stored_so_the_retry_runs(tenant, route, monkeypatch):
     assert not retried.has_header("Idempotent-Replayed")
 
 
-def test_a_429_is_not_stored(tenant, route):
+def test_a_429_from_the_rate_limit_never_reaches_the_key(tenant, route):
     limits = {"RATE_LIMITS_ENABLED": True, "RATE_LIMIT_BURST": "1/minute", "RATE_LIMIT_SUSTAINED": "1000/hour"}
     with override_settings(**limits):
         tenant.client.get(list_url(tenant, route))
         assert_error(create(tenant, route), 429)
     assert not IdempotencyRecord.objects.exists()
+
+
+def test_a_429_answered_by_the_create_is_not_stored_so_the_retry_runs(tenant, route, monkeypatch):
+    # A 429 that reaches the key (one raised while the create runs, not by the rate limit, which
+    # answers before the view): the client is told to come back later, so its retry must run, not replay.
+    real_create = services.create_config
+
+    def throttled_create(**kwargs):
+        raise Throttled(wait=1)
+
+    monkeypatch.setattr(services, "create_config", throttled_create)
+    assert_error(create(tenant, route), 429)
+    assert not IdempotencyRecord.objects.exists()
+
+    monkeypatch.setattr(services, "create_config", real_create)
+    retried = create(tenant, route)
+    assert retried.status_code == 201, retried.json()
+    assert not retried.has_header("Idempotent-Replayed")
 
 
 def test_a_repeat_while_the_first_is_in_flight_is_a_409(tenant, route):
@@ -148,6 +167,26 @@ def test_an_abandoned_claim_is_taken_over(tenant, route):
     response = create(tenant, route, key="probe")
     assert response.status_code == 201
     assert not response.has_header("Idempotent-Replayed")
+
+
+def test_a_finished_record_is_replayed_for_24_hours_not_only_for_the_abandoned_claims_time(tenant, route):
+    first = create(tenant, route)
+    assert first.status_code == 201
+    # An hour old: past the time after which an unfinished claim counts as abandoned, well within 24 h.
+    IdempotencyRecord.objects.update(created_at=timezone.now() - timedelta(hours=1))
+    assert timedelta(hours=1) > ABANDONED_AFTER
+    state = written_state()
+
+    again = create(tenant, route)
+
+    assert again.status_code == 201
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    assert written_state() == state
+    assert SignalSourceConfig.objects.filter(project=tenant.project).count() == 1
+    # And just inside the 24 hours, still.
+    IdempotencyRecord.objects.update(created_at=timezone.now() - TTL + timedelta(minutes=1))
+    assert create(tenant, route)["Idempotent-Replayed"] == "true"
 
 
 def test_a_key_expires_after_24_hours(tenant, route):

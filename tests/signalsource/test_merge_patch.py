@@ -56,6 +56,26 @@ def test_null_removes_a_key_objects_merge_recursively_and_other_values_replace(t
     assert response.json()["config"] == {"custom": {"b": {"deep": True, "new": "x"}}, "list": [3]}
 
 
+@pytest.mark.parametrize(
+    "content_type", [f"{MERGE_PATCH}; charset=utf-8", f"{MERGE_PATCH};charset=UTF-8", "Application/Merge-Patch+JSON"]
+)
+def test_the_merge_patch_media_type_with_parameters_or_in_capitals_still_merges(tenant, route, row, content_type):
+    url = item_url(tenant, route, row.id)
+    response = tenant.client.generic("PATCH", url, json.dumps({"config": {"list": None}}), content_type=content_type)
+    assert response.status_code == 200, response.content
+    expected = {key: value for key, value in STORED.items() if key != "list"}
+    assert response.json()["config"] == expected
+    assert SignalSourceConfig.objects.get(pk=row.pk).config == expected
+
+
+def test_null_removes_a_key_whose_value_is_an_object_or_a_list(tenant, route):
+    row = make_config(tenant.project, config={"a": {"b": 1}, "c": 2, "d": [1]})
+    response = merge_patch(tenant, item_url(tenant, route, row.id), {"config": {"a": None, "d": None}})
+    assert response.status_code == 200, response.content
+    assert response.json()["config"] == {"c": 2}
+    assert SignalSourceConfig.objects.get(pk=row.pk).config == {"c": 2}
+
+
 def test_the_other_fields_are_as_in_a_normal_patch(tenant, route, row):
     response = merge_patch(tenant, item_url(tenant, route, row.id), {"enabled": False})
     assert response.status_code == 200
@@ -145,6 +165,8 @@ def test_a_merge_that_lost_a_race_merges_into_the_winners_config():
         ({"a": [{"b": "c"}]}, {"a": [1]}, {"a": [1]}),
         ({"e": None}, {"a": 1}, {"e": None, "a": 1}),
         ({}, {"a": {"bb": {"ccc": None}}}, {"a": {"bb": {}}}),
+        # Not in the RFC's table, but its algorithm: null removes a key whatever its value.
+        ({"a": {"b": 1}, "c": 2}, {"a": None}, {"c": 2}),
     ],
 )
 def test_merge_patch_follows_the_rfcs_examples(target, patch, result):
