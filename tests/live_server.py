@@ -141,9 +141,10 @@ def call(base_url, method, path, raw_key=None, body=None):
 
 
 @contextlib.contextmanager
-def served(database_url: str, workers: int = 1, **env):
+def served(database_url: str, workers: int = 1, project_dir: Path = ROOT, **env):
     """Serves the app with `python manage.py serve` (as production does) on a free port; yields
-    (base_url, process). The server runs in a session of its own and is stopped by its process id."""
+    (base_url, process). The server runs in a session of its own and is stopped by its process id.
+    `project_dir`: another checkout of the project to serve (a previous release, say)."""
     port = free_port()
     environment = {k: v for k, v in os.environ.items() if k not in {"TEST_DATABASE_NAME", "DEBUG"}}
     environment.update(
@@ -159,7 +160,7 @@ def served(database_url: str, workers: int = 1, **env):
     with tempfile.TemporaryFile() as log:
         server = subprocess.Popen(
             [sys.executable, "manage.py", "serve"],
-            cwd=ROOT,
+            cwd=project_dir,
             env=environment,
             stdout=log,
             stderr=subprocess.STDOUT,
