@@ -5,6 +5,7 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from .exceptions import error_body
+from .server import draining
 from .throttling import ping_redis
 
 PROBE_METHODS = ("GET", "HEAD")
@@ -39,7 +40,15 @@ def healthz(request):
 @probe
 def readyz(request):
     """The process can serve: its database answers. A Redis that does not answer is reported but
-    keeps the instance in service: rate limits are then not counted (api/throttling.py)."""
+    keeps the instance in service: rate limits are then not counted (api/throttling.py). A stopping
+    instance (SIGTERM to `manage.py serve`) is not ready, whatever else."""
+    if draining():
+        # Still serving for DRAIN_SECONDS, but a balancer should stop sending new requests here.
+        return JsonResponse(
+            {"status": "draining", "detail": "The instance is stopping."},
+            status=503,
+            headers={"Retry-After": "5"},
+        )
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")

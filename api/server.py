@@ -15,6 +15,25 @@ import os
 
 from django.conf import settings
 
+# The file whose existence says "this instance is stopping": `manage.py serve` creates it on SIGTERM
+# and passes its path to every worker in this variable; `/readyz` answers 503 once it exists.
+DRAIN_MARKER_ENV = "SIGNALSOURCE_DRAIN_MARKER"
+
+
+def drain_seconds(environ=None) -> float:
+    """Seconds between SIGTERM (readyz 503) and granian's own graceful stop: set it to how long the
+    balancer takes to see a failing /readyz. 0 (default): nothing polls it (nginx open source)."""
+    environ = os.environ if environ is None else environ
+    value = str(environ.get("DRAIN_SECONDS", "")).strip()
+    return float(value) if value else 0.0
+
+
+def draining(environ=None) -> bool:
+    """Whether this instance has been told to stop (one stat() of the marker, only on /readyz)."""
+    environ = os.environ if environ is None else environ
+    marker = environ.get(DRAIN_MARKER_ENV)
+    return bool(marker) and os.path.exists(marker)
+
 
 def default_app() -> str:
     """Django's WSGI_APPLICATION ("config.wsgi.application") as granian names it ("config.wsgi:application")."""

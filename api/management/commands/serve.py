@@ -7,13 +7,17 @@ apps, and `config/` is not one.
 import errno
 import os
 import shutil
+import signal
 import socket
+import subprocess
 import sys
+import tempfile
+import threading
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from api.server import granian_argv
+from api.server import DRAIN_MARKER_ENV, drain_seconds, granian_argv
 
 
 class Command(BaseCommand):
@@ -44,8 +48,44 @@ class Command(BaseCommand):
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings.SETTINGS_MODULE)
         sys.stdout.flush()
         sys.stderr.flush()
-        # Replace this process: signals from a supervisor (SIGTERM on deploy) reach granian itself.
-        os.execv(executable, [executable, *argv[1:]])  # noqa: S606 -- a fixed argv, no shell
+        sys.exit(serve_until_stopped([executable, *argv[1:]], drain_seconds()))
+
+
+def serve_until_stopped(argv: list[str], drain: float) -> int:
+    """Runs granian as a child and stops it gracefully; returns its exit code.
+
+    This process stays granian's parent so that a stop happens in two steps. On SIGTERM or SIGINT it
+    first creates the drain marker, which turns every worker's `/readyz` to 503 (api/health.py), and
+    waits `drain` seconds while the instance keeps serving, so that a balancer polling `/readyz` stops
+    sending. Then granian gets SIGTERM: it stops accepting connections and gives its workers
+    GRACEFUL_TIMEOUT seconds (`--workers-kill-timeout`) to finish the requests they hold. SIGHUP
+    (granian's reload of its workers) is passed on as is.
+    """
+    marker_dir = tempfile.mkdtemp(prefix="signalsource-drain-")
+    marker = os.path.join(marker_dir, "draining")
+    environment = {**os.environ, DRAIN_MARKER_ENV: marker}
+    stop = threading.Event()
+    child = subprocess.Popen(argv, env=environment)  # noqa: S603 -- a fixed argv, no shell
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGHUP, lambda *_: child.send_signal(signal.SIGHUP))
+    try:
+        while child.poll() is None and not stop.wait(0.2):
+            pass
+        if child.poll() is None:
+            with open(marker, "w"):
+                pass
+            # Draining: still serving; a worker that dies meanwhile ends the wait.
+            waited = 0.0
+            while waited < drain and child.poll() is None:
+                stop.clear()
+                stop.wait(0.1)
+                waited += 0.1
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        return child.wait()
+    finally:
+        shutil.rmtree(marker_dir, ignore_errors=True)
 
 
 def refuse_a_taken_port(host: str, port: int) -> None:
