@@ -279,6 +279,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "signalsource.schema.inline_status_enum",
         "signalsource.schema.add_source_config_components",
+        "signalsource.schema.inline_nullable_run_objects",
         "api.schema.nullable_with_a_type",
     ],
     "SERVE_INCLUDE_SCHEMA": False,

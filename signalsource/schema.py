@@ -94,6 +94,37 @@ def inline_status_enum(result, generator, request, public):
     return result
 
 
+# The runs' objects that a response may hold as null (a run's `error`, a health row's `last_run` and
+# `last_error`).
+NULLABLE_RUN_OBJECTS = ("SignalSourceRunError", "SignalSourceRunSummary")
+
+
+def inline_nullable_run_objects(result, generator, request, public):
+    """drf-spectacular postprocessing hook: a nullable reference to one of `NULLABLE_RUN_OBJECTS`
+    becomes the object itself, inline, with its `type`.
+
+    drf-spectacular writes it `allOf: [$ref]` plus `nullable`. OpenAPI 3.0 linters want a `type`
+    beside `nullable` (Redocly's nullable-type-sibling; `api.schema.nullable_with_a_type` adds
+    `object`), but openapi-python-client then reads the property as never null and fails on a null
+    (`from_dict(None)`). Inline, with its `type`, both tools read it right."""
+    schemas = result.get("components", {}).get("schemas", {})
+    for schema in schemas.values():
+        for name, prop in schema.get("properties", {}).items():
+            refs = [part.get("$ref", "") for part in prop.get("allOf", ())]
+            if not prop.get("nullable") or len(refs) != 1:
+                continue
+            component = refs[0].rsplit("/", 1)[1]
+            if component in NULLABLE_RUN_OBJECTS:
+                del prop["allOf"]
+                inline = {key: value for key, value in schemas[component].items() if key != "description"}
+                schema["properties"][name] = {**inline, **prop}
+    referenced = str(result)
+    for component in NULLABLE_RUN_OBJECTS:
+        if f"#/components/schemas/{component}'" not in referenced:
+            schemas.pop(component, None)
+    return result
+
+
 def example_value(schema: dict):
     """A value that satisfies a catalog rule's schema (the rules' schemas are simple)."""
     if "example" in schema:

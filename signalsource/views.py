@@ -1,7 +1,7 @@
 import uuid
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -177,6 +177,7 @@ class SignalsSourceConfigViewSet(SignalSourceConfigViewSet):
     )
     merge_patch_actions = (*SignalSourceConfigViewSet.merge_patch_actions, "upsert_by_source")
     openapi_by_action = {
+        "health": {"errors": {"400": (exceptions.ValidationError, "`state` is not one of the health states.")}},
         "retrieve_by_source": {
             "headers": [
                 conditional.header("If-None-Match", conditional.IF_NONE_MATCH),
@@ -261,6 +262,12 @@ class SignalsSourceConfigViewSet(SignalSourceConfigViewSet):
             instance, expected_version=precondition.expected_version(instance), actor=Actor.api_key(request)
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def get_serializer(self, *args, **kwargs):
+        # The health is a list of rows (no pages): described as one, as drf-spectacular reads it here.
+        if self.action == "health":
+            kwargs["many"] = True
+        return super().get_serializer(*args, **kwargs)
 
     @extend_schema(
         summary="List the health of every config",
@@ -377,7 +384,6 @@ class SignalSourceRunActions:
     def retrieve(self, request, *args, **kwargs):
         return Response(SignalSourceRunSerializer(self.get_object()).data)
 
-    @extend_schema(request=SignalSourceRunStartSerializer, responses=SignalSourceRunSerializer)
     def create(self, request, *args, **kwargs):
         config = self.config
         serializer = SignalSourceRunStartSerializer(data=request.data)
@@ -387,7 +393,6 @@ class SignalSourceRunActions:
         )
         return Response(SignalSourceRunSerializer(run).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=SignalSourceRunReportSerializer, responses=SignalSourceRunSerializer)
     def partial_update(self, request, *args, **kwargs):
         run = self.get_object()
         serializer = SignalSourceRunReportSerializer(data=request.data, partial=True)
@@ -396,6 +401,12 @@ class SignalSourceRunActions:
         return Response(SignalSourceRunSerializer(run).data)
 
 
+# On the class: the create drf-spectacular reads is IdempotentCreateMixin's, which calls ours. Only the
+# requests: the responses are the view's serializer, with the errors `api/schema.py` adds.
+@extend_schema_view(
+    create=extend_schema(request=SignalSourceRunStartSerializer),
+    partial_update=extend_schema(request=SignalSourceRunReportSerializer),
+)
 class SignalSourceRunViewSet(IdempotentCreateMixin, SignalSourceRunActions, ProjectScopedViewSet):
     """A config's processing runs (`.../signals/source_configs/{config_id}/runs/`): its processor
     starts one, reports progress and finishes it; the config's `status` follows."""

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import urllib.parse
 import urllib.request
+from types import SimpleNamespace
 
 import pytest
 
@@ -152,3 +153,67 @@ def test_generated_client_round_trip(client_package, live_service):
     assert isinstance(history, models.ItemActivityPage), history
     assert history.total_count == 2
     assert [record.activity for record in history.results] == ["updated", "created"]
+
+
+def test_generated_client_reports_runs_and_reads_health(client_package, live_service):
+    # Issue 27: a processor written against the generated client starts, reports and finishes a run.
+    package = client_package()
+    configs_api, runs_api = (SimpleNamespace(), SimpleNamespace())
+    for name in ("create", "retrieve", "health"):
+        setattr(
+            configs_api,
+            f"signals_source_configs_{name}",
+            client_package(f"api.signals_source_configs.signals_source_configs_{name}"),
+        )
+    for name in ("create", "list", "retrieve", "partial_update"):
+        module = f"api.signals_source_config_runs.signals_source_config_runs_{name}"
+        setattr(runs_api, f"signals_source_config_runs_{name}", client_package(module))
+    models = client_package("models")
+    project_id = live_service.manage("create_project", "Python client runs project", "--member", "live@example.com")
+    client = package.AuthenticatedClient(base_url=live_service.base_url, token=live_service.raw_key)
+    body = models.SignalsSourceConfigRequest(
+        source_product=models.SourceProductEnum.GITHUB, source_type=models.SignalSourceConfigSourceTypeEnum.ISSUE
+    )
+    config = configs_api.signals_source_configs_create.sync(project_id, client=client, body=body)
+    assert isinstance(config, models.SignalsSourceConfig), config
+
+    start = models.SignalSourceRunStartRequest(state=models.SignalSourceRunStartStateEnum.RUNNING)
+    run = runs_api.signals_source_config_runs_create.sync(project_id, config.id, client=client, body=start)
+    assert isinstance(run, models.SignalSourceRun), run
+    assert run.state == models.SignalSourceRunStateEnum.RUNNING and run.finished_at is None and run.error is None
+    beat = models.PatchedSignalSourceRunReportRequest(items_processed=12, signals_emitted=2)
+    run = runs_api.signals_source_config_runs_partial_update.sync(
+        project_id, config.id, run.id, client=client, body=beat
+    )
+    assert isinstance(run, models.SignalSourceRun), run
+    assert (run.items_processed, run.signals_emitted) == (12, 2)
+    failed = models.PatchedSignalSourceRunReportRequest(
+        state=models.SignalSourceRunStateEnum.FAILED,
+        error=models.SignalSourceRunErrorRequest(code="upstream_down", message="GitHub answered 502"),
+    )
+    run = runs_api.signals_source_config_runs_partial_update.sync(
+        project_id, config.id, run.id, client=client, body=failed
+    )
+    assert isinstance(run, models.SignalSourceRun), run
+    assert run.state == models.SignalSourceRunStateEnum.FAILED and run.error.code == "upstream_down"
+    # A finished run is immutable: the typed error.
+    again = runs_api.signals_source_config_runs_partial_update.sync_detailed(
+        project_id, config.id, run.id, client=client, body=beat
+    )
+    assert again.status_code == 409
+    assert isinstance(again.parsed, models.Error) and again.parsed.code == "run_finished"
+
+    page = runs_api.signals_source_config_runs_list.sync(project_id, config.id, client=client)
+    assert isinstance(page, models.PaginatedSignalSourceRunList) and [r.id for r in page.results] == [run.id]
+    fetched = runs_api.signals_source_config_runs_retrieve.sync(project_id, config.id, run.id, client=client)
+    assert fetched.to_dict() == run.to_dict()
+    shown = configs_api.signals_source_configs_retrieve.sync(project_id, config.id, client=client)
+    assert shown.status == "failed"
+
+    rows = configs_api.signals_source_configs_health.sync(
+        project_id, client=client, state=models.SignalsSourceConfigsHealthState.FAILING
+    )
+    assert [type(row) for row in rows] == [models.SignalSourceConfigHealth], rows
+    [row] = rows
+    assert (row.id, row.state, row.consecutive_failures) == (config.id, models.SignalSourceHealthStateEnum.FAILING, 1)
+    assert row.last_error.message == "GitHub answered 502" and row.last_run.id == run.id
