@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: run test lint lock openapi bench clean topology
+.PHONY: run test lint lock openapi bench mutate clean topology
 
 # uv reads the lock (uv.lock) and installs it. pip installs it, at the exact, hash-checked version of
 # tools/uv-requirements.txt, into a venv of its own: .venv then holds exactly what the lock lists, and
@@ -100,6 +100,10 @@ openapi: $(VENV)/.installed .secret_key
 bench: $(VENV)/.installed .secret_key
 	@command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk"; exit 1; }
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+## mutate: mutation testing (mutmut) of the rule modules, one module at a time with its own tests (MODULES="api/conditional.py ..." for some; long: not in .ci/run)
+mutate: $(VENV)/.installed .secret_key
+	$(BIN)/python tools/mutate.py $(MODULES)
 
 ## lock: re-resolve pyproject.toml's dependencies to their newest allowed versions into uv.lock
 lock: $(UV)

@@ -1,0 +1,126 @@
+"""Mutation testing (mutmut), one rule module at a time: `make mutate`, or
+`.venv/bin/python tools/mutate.py api/conditional.py signalsource/catalog.py` for some of them.
+
+Each module is mutated in a scratch copy of the project (`.mutate/<module>/`, ignored by git), with a
+`[tool.mutmut]` section of its own: only that module is mutated and only the test files that cover it
+run against each mutant (MODULES below), so that one module takes minutes, not the whole suite per
+mutant. One worker at a time by default (a shared machine; `--children N` for more). Progress: the
+module being run, then mutmut's own counter. At the end, one line per module: killed, survived,
+timeout and the rest, and the survivors' names (`mutmut show <name>` in `.mutate/<module>/` shows a
+mutant). Survivors are killed by a test or explained in tests/mutation-survivors.md.
+
+Not in `.ci/run`: a run over every module takes hours on a 2-core machine.
+"""
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRATCH = ROOT / ".mutate"
+# What the copy needs to import and test the project.
+COPIED = [
+    "activity_log", "api", "auth_keys", "common", "config", "projects", "signalsource", "tests", "manage.py",
+    ".secret_key", "openapi.yaml", "pyproject.toml",
+]  # fmt: skip
+
+# The rule modules, smallest first, each with the test files that hold its rules.
+MODULES = {
+    "api/conditional.py": ["tests/signalsource/test_conditional_requests.py", "tests/signalsource/test_merge_patch.py"],
+    "api/parsers.py": ["tests/api/test_bad_input.py", "tests/signalsource/test_merge_patch.py"],
+    "common/sql.py": ["tests/common/test_sql.py", "tests/signalsource/test_selectors.py"],
+    "signalsource/selectors.py": ["tests/signalsource/test_selectors.py", "tests/signalsource/test_configs_list.py"],
+    "api/idempotency.py": ["tests/signalsource/test_idempotent_creates.py"],
+    "auth_keys/authentication.py": ["tests/auth_keys/test_api_keys.py", "tests/api/test_access_matrix.py"],
+    "api/viewsets.py": ["tests/api/test_tenancy_base.py", "tests/api/test_tenancy_bypass.py"],
+    "api/throttling.py": ["tests/api/test_rate_limits.py"],
+    "signalsource/catalog.py": [
+        "tests/signalsource/test_catalog.py",
+        "tests/signalsource/test_full_catalog.py",
+        "tests/signalsource/test_properties.py",
+    ],
+    "signalsource/services.py": [
+        "tests/signalsource/test_services.py",
+        "tests/signalsource/test_merge_patch.py",
+        "tests/signalsource/test_configs_uniqueness.py",
+        "tests/signalsource/test_properties.py",
+    ],
+}
+
+
+def _copy_project(workdir: Path) -> None:
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "node_modules")
+    for name in COPIED:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, workdir / name, ignore=ignore)
+        elif source.exists():
+            shutil.copy2(source, workdir / name)
+
+
+def _configure(workdir: Path, module: str, tests: list[str]) -> None:
+    also_copy = [name for name in COPIED if name not in {"pyproject.toml"} and (workdir / name).exists()]
+    section = {
+        "source_paths": [module],
+        "also_copy": also_copy,
+        "pytest_add_cli_args": ["-p", "no:cacheprovider", "-q", "-x"],
+        "pytest_add_cli_args_test_selection": tests,
+    }
+    lines = ["", "[tool.mutmut]"] + [f"{key} = {json.dumps(value)}" for key, value in section.items()]
+    with (workdir / "pyproject.toml").open("a") as pyproject:
+        pyproject.write("\n".join(lines) + "\n")
+
+
+def _results(workdir: Path, mutmut: str) -> dict[str, list[str]]:
+    command = [mutmut, "results", "--all", "true"]  # our own venv's mutmut, no shell
+    output = subprocess.run(command, cwd=workdir, capture_output=True, text=True).stdout  # noqa: S603
+    by_status: dict[str, list[str]] = {}
+    for line in output.splitlines():
+        name, _, status = line.strip().rpartition(": ")
+        if name:
+            by_status.setdefault(status, []).append(name)
+    return by_status
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("modules", nargs="*", help=f"default: all of {', '.join(MODULES)}")
+    parser.add_argument("--children", type=int, default=1, help="mutants tested at once (default 1)")
+    args = parser.parse_args()
+    modules = args.modules or list(MODULES)
+    unknown = [module for module in modules if module not in MODULES]
+    if unknown:
+        parser.error(f"not a rule module: {', '.join(unknown)} (see MODULES in tools/mutate.py)")
+    mutmut = str(Path(sys.executable).parent / "mutmut")
+    summary = {}
+    for index, module in enumerate(modules, 1):
+        workdir = SCRATCH / module.replace("/", "__")
+        print(f"[{index}/{len(modules)}] {module}: tests {' '.join(MODULES[module])}", flush=True)
+        _copy_project(workdir)
+        _configure(workdir, module, MODULES[module])
+        started = time.monotonic()
+        command = [mutmut, "run", "--max-children", str(args.children)]  # no shell, no outside input
+        subprocess.run(command, cwd=workdir, check=False)  # noqa: S603
+        summary[module] = (_results(workdir, mutmut), time.monotonic() - started)
+    print("\nmodule: killed / survived / timeout / other (minutes)")
+    for module, (by_status, seconds) in summary.items():
+        counts = {status: len(names) for status, names in by_status.items()}
+        other = sum(count for status, count in counts.items() if status not in {"killed", "survived", "timeout"})
+        print(
+            f"{module}: {counts.get('killed', 0)} / {counts.get('survived', 0)} / {counts.get('timeout', 0)}"
+            f" / {other} ({seconds / 60:.1f})"
+        )
+        for name in by_status.get("survived", []):
+            print(f"  survived: {name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
