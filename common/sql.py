@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 from django.db import connections, router, transaction
 from django.db.models import NOT_PROVIDED
+from django.db.models.fields import AutoFieldMixin
 
 
 def reading(model):
@@ -30,11 +31,14 @@ def writing(model):
 
 
 class Statement(NamedTuple):
-    """One write of `model`'s table: its SQL and parameters, run on the model's write database."""
+    """One write of `model`'s table: its SQL and parameters, run on the model's write database.
+    `guarded_sql` is the same write made only after a CTE named `guard` has yielded its row (the
+    way `execute` and `write_then_insert` take a lock before the write, in the same statement)."""
 
     model: type
     sql: str
     params: list
+    guarded_sql: str
 
 
 def _quote(connection, name: str) -> str:
@@ -45,6 +49,11 @@ def _writable(field) -> bool:
     """A column that these statements can write with the value the instance holds. A value computed
     by the database (a `db_default`, a generated column) would be overwritten or refused."""
     return not getattr(field, "generated", False) and field.db_default is NOT_PROVIDED
+
+
+def _numbered_by_database(field) -> bool:
+    """An auto-incremented primary key: an INSERT leaves it out, and the database numbers the row."""
+    return isinstance(field, AutoFieldMixin)
 
 
 class Columns:
@@ -93,7 +102,7 @@ class _Insert:
     """The INSERT of one instance of `model`, every concrete column, for its write database."""
 
     def __init__(self, model):
-        fields = model._meta.concrete_fields
+        fields = [field for field in model._meta.concrete_fields if not _numbered_by_database(field)]
         unwritable = [field.name for field in fields if not _writable(field)]
         if unwritable:
             raise TypeError(
@@ -110,6 +119,7 @@ class _Insert:
         # since PostgreSQL takes an untyped value there (a NULL) for text.
         typed = ", ".join(f"%s::{field.cast_db_type(connection)}" for field in fields)
         self.select_sql = f"INSERT INTO {table_name} ({columns}) SELECT {typed}"
+        self.guarded_sql = f"{self.select_sql} FROM guard"
 
     def params(self, instance) -> list:
         """Fills in what a save fills in (`auto_now_add`, `auto_now`)."""
@@ -124,10 +134,11 @@ def _insert_of(model) -> _Insert:
 
 
 def insert(instance) -> Statement:
-    """The INSERT of `instance`, every concrete column. Unlike `save()` it sends no signals (nothing
-    here listens to them). A model with a column the database computes is refused (TypeError)."""
+    """The INSERT of `instance`, every concrete column but an auto-incremented key (the database
+    numbers the row; the instance's pk stays None). Unlike `save()` it sends no signals (nothing here
+    listens to them). A model with a column the database computes is refused (TypeError)."""
     row = _insert_of(type(instance))
-    return Statement(type(instance), row.sql, row.params(instance))
+    return Statement(type(instance), row.sql, row.params(instance), row.guarded_sql)
 
 
 def _fields(model, names) -> list:
@@ -154,7 +165,7 @@ def update(model, values: dict, *, where: dict) -> Statement:
     condition, condition_params = _where(model, connection, where)
     params = [field.get_db_prep_save(value, connection) for field, value in zip(fields, values.values(), strict=True)]
     sql = f"UPDATE {table(model, connection)} SET {assignments} WHERE {condition}"  # noqa: S608
-    return Statement(model, sql, params + condition_params)
+    return Statement(model, sql, params + condition_params, f"{sql} AND {_GUARDED}")
 
 
 def delete(model, *, where: dict) -> Statement:
@@ -162,42 +173,77 @@ def delete(model, *, where: dict) -> Statement:
     point at them)."""
     connection = writing(model)
     condition, params = _where(model, connection, where)
-    return Statement(model, f"DELETE FROM {table(model, connection)} WHERE {condition}", params)  # noqa: S608
+    sql = f"DELETE FROM {table(model, connection)} WHERE {condition}"  # noqa: S608
+    return Statement(model, sql, params, f"{sql} AND {_GUARDED}")
 
 
-def execute(statement: Statement) -> int:
-    """Runs an INSERT, UPDATE or DELETE; the rows it wrote."""
-    with writing(statement.model).cursor() as cursor:
-        cursor.execute(statement.sql, statement.params)
+# An uncorrelated condition: PostgreSQL evaluates it once, before it reads any row (a one-time
+# filter), so the guard's lock is taken before the write locks a row.
+_GUARDED = "EXISTS (SELECT FROM guard)"
+
+
+def _guard(lock: int | None, connection) -> tuple[str, list]:
+    """The CTE that takes transaction-level advisory lock `lock` on PostgreSQL, or nothing."""
+    if lock is None or connection.vendor != "postgresql":
+        return "", []
+    return "guard AS MATERIALIZED (SELECT pg_advisory_xact_lock(%s)), ", [lock]
+
+
+def execute(statement: Statement, *, lock: int | None = None) -> int:
+    """Runs an INSERT, UPDATE or DELETE; the rows it wrote. With `lock` (PostgreSQL), in the same
+    statement and before the write, the transaction-level advisory lock of that number (held to commit)."""
+    connection = writing(statement.model)
+    guard, guard_params = _guard(lock, connection)
+    with connection.cursor() as cursor:
+        if guard:
+            cursor.execute(f"WITH {guard.rstrip(', ')} {statement.guarded_sql}", [*guard_params, *statement.params])
+        else:
+            cursor.execute(statement.sql, statement.params)
         return cursor.rowcount
 
 
-def write_then_insert(statement: Statement, instance) -> int:
+def write_then_insert(statement: Statement, *instances, lock: int | None = None) -> int:
     """Runs `statement` (an INSERT, UPDATE or DELETE of one row) and, if it wrote its row, inserts
-    `instance`, atomically: both or neither. Returns the rows `statement` wrote. Both models must be
-    written to the same database.
+    each of `instances`, atomically: all or nothing. Returns the rows `statement` wrote. Every model
+    must be written to the same database. With `lock` (PostgreSQL), the transaction-level advisory
+    lock of that number is taken first, in the same statement, and held to commit (see `execute`).
 
-    On PostgreSQL the two are one statement (`WITH written AS (... RETURNING 1) INSERT ... SELECT ...
-    FROM written`), atomic by itself: one round trip where a transaction takes four (BEGIN, the two,
-    COMMIT). With the hand-written SQL, 0.5-0.8 ms of CPU less in the process per create + delete or
-    PATCH (`bench/profile_requests.py`: 3.2-3.6 to 2.7-2.8 ms, and 3.6-3.9 to 3.0-3.1 ms) and
-    1.13x the requests per second (`bench/compare.py`). Elsewhere, a transaction.
+    On PostgreSQL they are one statement (`WITH written AS (... RETURNING 1), i1 AS (INSERT ...
+    SELECT ... FROM written) INSERT ... SELECT ... FROM written`), atomic by itself: one round trip
+    where a transaction takes four or more (BEGIN, each, COMMIT). With the hand-written SQL, 0.5-0.8
+    ms of CPU less in the process per create + delete or PATCH (`bench/profile_requests.py`: 3.2-3.6
+    to 2.7-2.8 ms, and 3.6-3.9 to 3.0-3.1 ms) and 1.13x the requests per second (`bench/compare.py`).
+    Elsewhere, a transaction (SQLite's writes are one at a time: no lock is needed there).
     """
     connection = writing(statement.model)
-    row = _insert_of(type(instance))
-    if row.using != connection.alias:
-        raise TypeError(f"{statement.model.__name__} and {type(instance).__name__} are written to different databases.")
-    insert_params = row.params(instance)
+    rows = []
+    for instance in instances:
+        row = _insert_of(type(instance))
+        if row.using != connection.alias:
+            raise TypeError(
+                f"{statement.model.__name__} and {type(instance).__name__} are written to different databases."
+            )
+        rows.append((row, row.params(instance)))
     if connection.vendor != "postgresql":
         with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
             cursor.execute(statement.sql, statement.params)
             written = cursor.rowcount
             if written:
-                cursor.execute(row.sql, insert_params)
+                for row, params in rows:
+                    cursor.execute(row.sql, params)
         return written
-    combined = f"WITH written AS ({statement.sql} RETURNING 1) {row.select_sql} FROM written"
+    guard, params = _guard(lock, connection)
+    write_sql = statement.guarded_sql if guard else statement.sql
+    ctes = [f"written AS ({write_sql} RETURNING 1)"]
+    params += statement.params
+    ctes += [f"inserted_{number} AS ({row.select_sql} FROM written)" for number, (row, _) in enumerate(rows[:-1], 1)]
+    for _, row_params in rows:
+        params += row_params
+    last = rows[-1][0]
+    combined = f"WITH {guard}{', '.join(ctes)} {last.select_sql} FROM written"
     # Inside a caller's transaction, a savepoint: a failed statement must leave that transaction usable.
     savepoint = transaction.atomic(using=connection.alias) if connection.in_atomic_block else contextlib.nullcontext()
     with savepoint, connection.cursor() as cursor:
-        cursor.execute(combined, [*statement.params, *insert_params])
+        cursor.execute(combined, params)
+        # The rows of the last INSERT, one for each row `statement` wrote.
         return cursor.rowcount

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "auth_keys",
     "api",
     "activity_log",
+    "change_events",
     "signalsource",
 ]
 
@@ -131,6 +132,14 @@ if test_name := env.str("TEST_DATABASE_NAME", default=""):
     DATABASES["default"]["TEST"] = {"NAME": test_name}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Change events (change_events: the feed, and the relay to NATS JetStream) ----------------
+# Events are pruned after this many days (`prune_change_events`); unsent ones stay while a relay is set.
+EVENTS_RETENTION_DAYS = env.int("EVENTS_RETENTION_DAYS", default=7)
+# The relay (`relay_events`) publishes to this NATS server; unset, there is no relay (the feed only).
+EVENTS_NATS_URL = env.str("EVENTS_NATS_URL", default="")
+EVENTS_NATS_STREAM = env.str("EVENTS_NATS_STREAM", default="SIGNAL_SOURCE_CONFIGS")
+EVENTS_NATS_SUBJECT_PREFIX = env.str("EVENTS_NATS_SUBJECT_PREFIX", default="signal_source_configs")
 
 # --- Cache (rate limits are counted here, shared by every server process) --------------------
 REDIS_URL = env.str("REDIS_URL", default="")

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from activity_log.services import Actor
 from api.exceptions import StateConflict
+from change_events.services import take_order_lock
 from common import sql
 
 from . import activity, health, services
@@ -76,7 +77,9 @@ def _check_error(error) -> dict:
 
 
 def _locked_config(config_id) -> SignalSourceConfig:
-    """The config, its row locked until the transaction ends (the caller's `transaction.atomic`)."""
+    """The config, its row locked until the transaction ends (the caller's `transaction.atomic`).
+    The change feed's order lock comes first, as in every write of a config (`change_events.services`)."""
+    take_order_lock(router.db_for_write(SignalSourceConfig))
     return SignalSourceConfig.objects.select_for_update().get(pk=config_id)
 
 

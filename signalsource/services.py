@@ -14,6 +14,10 @@ Each change is recorded in the activity log (`activity.record_of`), written toge
 (one statement on PostgreSQL, a transaction elsewhere: `common.sql.write_then_insert`), on behalf of
 the `actor` its caller names (None: the system); a change that fails (a `VersionMismatch` included)
 leaves no record. The changes are written in hand-written SQL (`common.sql`) so that they can be.
+
+Each change that has a record also has its change event (`events.event_of`, `change_events`), written
+in the same statement or transaction; every write takes the feed's order lock first (`change_events.
+services.ORDER_LOCK`, which says why). A write that changes nothing has neither.
 """
 
 import orjson
@@ -24,9 +28,11 @@ from django.utils import timezone
 from activity_log.models import ActivityLog
 from activity_log.services import Actor
 from api.conditional import Precondition, VersionMismatch
+from change_events.models import ChangeEvent
+from change_events.services import ORDER_LOCK
 from common import sql
 
-from . import activity, catalog, selectors
+from . import activity, catalog, events, selectors
 from .models import ProcessingStatus, SignalSourceConfig
 
 DUPLICATE_MESSAGE = "A signal source config for this source_product and source_type already exists in this project."
@@ -103,9 +109,12 @@ def _duplicate_error() -> ValidationError:
     return _error("source_product", DUPLICATE_MESSAGE, "unique")
 
 
-def _write(change: sql.Statement, record: ActivityLog | None) -> bool:
-    """Writes `change` (one row) and its activity record, both or neither; True when the row was written."""
-    return bool(sql.write_then_insert(change, record) if record is not None else sql.execute(change))
+def _write(change: sql.Statement, record: ActivityLog | None, event: ChangeEvent | None) -> bool:
+    """Writes `change` (one row), its activity record and its event, all or nothing (no record: no
+    event, a write that changed nothing); True when the row was written."""
+    if record is None:
+        return bool(sql.execute(change, lock=ORDER_LOCK))
+    return bool(sql.write_then_insert(change, record, event, lock=ORDER_LOCK))
 
 
 def validate_new_config(*, project, source_product, source_type, refuse_retired_types=False, **values) -> dict:
@@ -157,7 +166,7 @@ def _insert(instance: SignalSourceConfig, actor: Actor | None) -> bool:
     for _attempt in range(CREATE_ATTEMPTS):
         try:
             record = activity.record_of(instance, activity.CREATED, actor, after=activity.snapshot(instance))
-            _write(sql.insert(instance), record)
+            _write(sql.insert(instance), record, events.event_of(instance, record, sequence=instance.version))
             # Saved, as `save()` leaves it.
             instance._state.adding, instance._state.db = False, sql.writing(SignalSourceConfig).alias
             return True
@@ -248,7 +257,12 @@ def _save_at_version(
     change = sql.update(
         SignalSourceConfig, {**fields, "version": version + 1}, where={"id": instance.pk, "version": version}
     )
-    if _write(change, activity.record_of(instance, event, actor, before=before, after=after)):
+    record = activity.record_of(instance, event, actor, before=before, after=after)
+    change_event = None
+    if record is not None:
+        after_write = events.after_change(instance, {**fields, "version": version + 1})
+        change_event = events.event_of(after_write, record, sequence=version + 1)
+    if _write(change, record, change_event):
         for name, value in fields.items():
             setattr(instance, name, value)
         instance.version = version + 1
@@ -410,11 +424,21 @@ def delete_config(
 ) -> None:
     """Deletes the config; with `expected_version`, only if it is still at that version."""
     _expect_version(instance, expected_version)
-    where = {"id": instance.pk} if expected_version is None else {"id": instance.pk, "version": expected_version}
-    record = activity.record_of(instance, activity.DELETED, actor, before=activity.snapshot(instance))
-    # No record when nothing was deleted: a concurrent delete came first, and that one has its record.
-    if not _write(sql.delete(SignalSourceConfig, where=where), record) and expected_version is not None:
-        raise _version_mismatch(instance, expected_version)
+    # Always at the version read, so that the record and the event show the config as it was and the
+    # event's sequence follows the last one; without `expected_version`, a concurrent write means
+    # reading it again and another try.
+    while True:
+        where = {"id": instance.pk, "version": instance.version}
+        record = activity.record_of(instance, activity.DELETED, actor, before=activity.snapshot(instance))
+        change_event = events.event_of(instance, record, sequence=instance.version + 1)
+        if _write(sql.delete(SignalSourceConfig, where=where), record, change_event):
+            return
+        if expected_version is not None:
+            raise _version_mismatch(instance, expected_version)
+        try:
+            instance.refresh_from_db()
+        except SignalSourceConfig.DoesNotExist:
+            return  # a concurrent delete came first, and that one has its record and event
 
 
 def set_status(instance: SignalSourceConfig, status: str | None, *, actor: Actor | None = None) -> SignalSourceConfig:

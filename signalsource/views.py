@@ -1,4 +1,5 @@
 import uuid
+from urllib.parse import urlencode
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -17,6 +18,9 @@ from api.idempotency import IdempotentCreateMixin, respond_idempotently
 from api.parsers import MergePatchMixin, is_merge_patch
 from api.throttling import charge
 from api.viewsets import ProjectListModelMixin, ProjectScopedViewSet
+from change_events import selectors as event_selectors
+from change_events import serializers as event_serializers
+from change_events import services as event_services
 
 from . import activity, health, runs, selectors, services
 from .filters import SignalSourceConfigFilter
@@ -168,7 +172,12 @@ class SignalsSourceConfigViewSet(SignalSourceConfigViewSet):
     http_method_names = ["get", "post", "put", "patch", "delete", "head"]
     fill_new_config_defaults = True
     refuse_retired_types = True
-    scope_object_read_actions = (*SignalSourceConfigViewSet.scope_object_read_actions, "retrieve_by_source", "health")
+    scope_object_read_actions = (
+        *SignalSourceConfigViewSet.scope_object_read_actions,
+        "retrieve_by_source",
+        "health",
+        "changes",
+    )
     scope_object_write_actions = (
         *SignalSourceConfigViewSet.scope_object_write_actions,
         "upsert_by_source",
@@ -207,7 +216,48 @@ class SignalsSourceConfigViewSet(SignalSourceConfigViewSet):
             "bodies": {"400": (BulkRefusedSerializer, BULK_REFUSED)},
             "description": BULK_DESCRIPTION,
         },
+        "changes": {
+            "errors": {
+                "400": (event_serializers.MalformedCursor, "A malformed cursor or limit."),
+                "410": (event_serializers.CursorExpired, "The cursor is older than the feed's retention."),
+            }
+        },
     }
+
+    @extend_schema(
+        summary="Read the project's config changes",
+        description="Every committed change of the project's configs, one CloudEvents 1.0 event each, oldest "
+        "first, from the position after `after`. Resume with the `cursor` of the last page: no committed change "
+        "is skipped or repeated. Events are kept `EVENTS_RETENTION_DAYS` (default 7); an older cursor answers 410.",
+        parameters=[
+            OpenApiParameter(
+                "after",
+                OpenApiTypes.STR,
+                description="A `cursor` from an earlier page; none: the oldest retained event.",
+            ),
+            OpenApiParameter("limit", OpenApiTypes.INT, description="Events per page (default 100, at most 1000)."),
+        ],
+        filters=False,
+    )
+    @action(detail=False, methods=["get"], serializer_class=event_serializers.ChangeFeedPageSerializer)
+    def changes(self, request, *args, **kwargs):
+        limit = request.query_params.get("limit", str(event_services.DEFAULT_PAGE))
+        if not (limit.isascii() and limit.isdigit() and 1 <= int(limit[:5]) <= event_services.MAX_PAGE):
+            raise event_serializers.BadLimit()
+        after = request.query_params.get("after")
+        try:
+            page = event_selectors.page_after(project_id=self.project.id, cursor=after, limit=int(limit))
+        except event_services.MalformedCursor:
+            raise event_serializers.MalformedCursor() from None
+        except event_services.CursorExpired:
+            raise event_serializers.CursorExpired() from None
+        next_url = None
+        if page.more:
+            next_url = request.build_absolute_uri(
+                request.path + "?" + urlencode({"after": page.cursor, "limit": limit})
+            )
+        results = [event_services.as_cloudevent(event) for event in page.events]
+        return Response({"results": results, "cursor": page.cursor, "next": next_url})
 
     def _source(self) -> tuple[str, str]:
         return self.kwargs["source_product"], self.kwargs["source_type"]

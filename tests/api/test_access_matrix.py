@@ -30,10 +30,11 @@ from tests.helpers import (
     make_user,
 )
 
-# "replace" is PUT, which today's route (signals/source_configs) offers; the others are on the published route.
-ACTIONS = ("list", "create", "retrieve", "update", "replace", "delete")
+# "replace" is PUT, which today's route (signals/source_configs) offers; the others are on the published route;
+# "changes" is today's route's change feed (tests/change_events/test_feed.py).
+ACTIONS = ("list", "create", "retrieve", "update", "replace", "delete", "changes")
 WRITES = {"create", "update", "replace", "delete"}
-OK = {"list": 200, "create": 201, "retrieve": 200, "update": 200, "replace": 200, "delete": 204}
+OK = {"list": 200, "create": 201, "retrieve": 200, "update": 200, "replace": 200, "delete": 204, "changes": 200}
 NEW_CONFIG = {"source_product": "linear", "source_type": "issue"}  # free in every project of the world
 CHANGES = {"enabled": False, "config": {}}
 REPLACEMENT = {"source_product": "github", "source_type": "issue", "enabled": False, "config": {"steering": "put"}}
@@ -44,6 +45,8 @@ UNKNOWN_CONFIG_ID = "0190b0b4-0000-7000-8000-000000000000"
 def send(client, action, project_id, config_id=None):
     if action == "list":
         return client.get(configs_url(project_id))
+    if action == "changes":  # the change feed (tests/change_events/test_feed.py)
+        return client.get(configs_url(project_id, route=SIGNALS_ROUTE) + "changes/")
     if action == "create":
         return client.post(configs_url(project_id), NEW_CONFIG, format="json")
     url = configs_url(project_id, config_id)

@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext, isolate_apps
 
 from activity_log.models import ActivityLog
 from activity_log.services import Actor
+from change_events.models import ChangeEvent
 from common import sql
 from signalsource import selectors, services
 from signalsource.models import SignalSourceConfig
@@ -89,7 +90,7 @@ def test_a_change_and_its_record_are_written_together_or_not_at_all(tenant):
 
 @pytest.mark.django_db(transaction=True)  # real transactions, as in production: no test savepoints
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL writes a change and its record as one")
-def test_on_postgresql_each_change_and_its_record_are_one_statement(tenant):
+def test_on_postgresql_each_change_its_record_and_its_event_are_one_statement(tenant):
     actor = Actor.command("test")
     with CaptureQueriesContext(connection) as created:
         config = services.create_config(
@@ -101,8 +102,15 @@ def test_on_postgresql_each_change_and_its_record_are_one_statement(tenant):
         services.delete_config(config, actor=actor)
     statements = [captured.captured_queries for captured in (created, updated, deleted)]
     assert [len(queries) for queries in statements] == [1, 1, 1], statements
-    assert all(queries[0]["sql"].startswith("WITH written AS (") for queries in statements)
+    # The feed's order lock first, then the write, its record and its event (change_events.services).
+    assert all(queries[0]["sql"].startswith("WITH guard AS MATERIALIZED (") for queries in statements)
+    assert all("written AS (" in queries[0]["sql"] for queries in statements)
     assert [r.activity for r in ActivityLog.objects.order_by("created_at")] == ["created", "updated", "deleted"]
+    assert [e.type for e in ChangeEvent.objects.order_by("id")] == [
+        "signal_source_config.created",
+        "signal_source_config.updated",
+        "signal_source_config.deleted",
+    ]
     assert not SignalSourceConfig.objects.exists()
 
 

@@ -13,7 +13,7 @@ from django.utils.module_loading import import_string
 from tests.helpers import PROJECT_DIR
 
 # Lowest first: an app may import from itself and from the apps before it, never from those after it.
-LAYERS = ["common", "projects", "auth_keys", "api", "activity_log", "signalsource"]
+LAYERS = ["common", "projects", "auth_keys", "api", "activity_log", "change_events", "signalsource"]
 
 
 def imported_apps(app: str) -> dict[str, set[str]]:
