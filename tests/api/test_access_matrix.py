@@ -65,6 +65,10 @@ def assert_done(action, response, project, config):
     if action == "list":
         assert (body["count"], [row["id"] for row in body["results"]]) == (1, [str(config.id)]), body
         return
+    if action == "changes":  # only this project's events, if any
+        assert set(body) == {"results", "cursor", "next"}, body
+        assert {event["projectid"] for event in body["results"]} <= {str(project.id)}, body
+        return
     if action == "delete":
         assert not SignalSourceConfig.objects.filter(pk=config.pk).exists()
         assert SignalSourceConfig.objects.count() == 2  # the other projects' configs are untouched
