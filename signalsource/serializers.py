@@ -277,6 +277,22 @@ class BulkRequestSerializer(serializers.Serializer):
     )
 
 
+def _or_null(component: str, description: str) -> dict:
+    # `oneOf` and not drf-spectacular's `allOf` for a nullable nested object: generated clients
+    # (openapi-python-client) read `allOf` + `nullable` as never null, and fail on a null.
+    return {"oneOf": [{"$ref": f"#/components/schemas/{component}"}], "nullable": True, "description": description}
+
+
+@extend_schema_field(_or_null("SignalsSourceConfig", "The config after the operation; null when refused."))
+class _ConfigOrNull(SignalsSourceConfigSerializer):
+    pass
+
+
+@extend_schema_field(_or_null("Error", "Why the operation was refused; null when it applied."))
+class _ErrorOrNull(ErrorSerializer):
+    pass
+
+
 class BulkResultSerializer(serializers.Serializer):
     """One operation's result, in the order of the request's operations."""
 
@@ -288,8 +304,8 @@ class BulkResultSerializer(serializers.Serializer):
     source_product = serializers.CharField()
     source_type = serializers.CharField()
     etag = serializers.CharField(allow_null=True, help_text="The config's ETag after the operation; null when refused.")
-    config = SignalsSourceConfigSerializer(allow_null=True, help_text="The config after it; null when refused.")
-    error = ErrorSerializer(allow_null=True, help_text="Why the operation was refused; null when it applied.")
+    config = _ConfigOrNull(allow_null=True)
+    error = _ErrorOrNull(allow_null=True)
 
 
 class BulkResponseSerializer(serializers.Serializer):

@@ -2,6 +2,7 @@
 generated (no edits to the description or the code), works end to end against a live server."""
 
 import importlib
+import json
 import subprocess
 import sys
 import urllib.parse
@@ -217,3 +218,49 @@ def test_generated_client_reports_runs_and_reads_health(client_package, live_ser
     [row] = rows
     assert (row.id, row.state, row.consecutive_failures) == (config.id, models.SignalSourceHealthStateEnum.FAILING, 1)
     assert row.last_error.message == "GitHub answered 502" and row.last_run.id == run.id
+
+
+def test_generated_client_upserts_by_source_and_applies_a_bulk(client_package, live_service):
+    # Issue 28's routes, through the generated client as generated.
+    package = client_package()
+    models = client_package("models")
+    upsert = client_package("api.signals_source_configs.signals_source_configs_upsert_by_source")
+    by_source = client_package("api.signals_source_configs.signals_source_configs_retrieve_by_source")
+    bulk = client_package("api.signals_source_configs.signals_source_configs_bulk")
+    project_id = live_service.manage("create_project", "Python client bulk project", "--member", "live@example.com")
+    client = package.AuthenticatedClient(base_url=live_service.base_url, token=live_service.raw_key)
+    github = models.SignalsSourceConfigsRetrieveBySourceSourceProduct("github")
+
+    created = upsert.sync_detailed(
+        project_id, "github", "issue", client=client, body=models.SourceConfigUpsertRequest(enabled=False)
+    )
+    assert created.status_code == 201, created.content
+    assert isinstance(created.parsed, models.SignalsSourceConfig)
+    assert (created.parsed.enabled, created.headers["ETag"]) == (False, '"1"')
+    again = upsert.sync_detailed(
+        project_id, "github", "issue", client=client, body=models.SourceConfigUpsertRequest(enabled=False)
+    )
+    assert (again.status_code, again.headers["ETag"], again.parsed.id) == (200, '"1"', created.parsed.id)
+    read = by_source.sync(project_id, github, "issue", client=client)
+    assert (read.id, read.enabled) == (created.parsed.id, False)
+
+    body = models.BulkRequestRequest(
+        operations=[
+            models.BulkOperationRequest(source_product="github", source_type="issue", enabled=True, if_match='"1"'),
+            models.BulkOperationRequest(source_product="linear", source_type="issue"),
+        ]
+    )
+    answer = bulk.sync(project_id, client=client, body=body)
+    assert isinstance(answer, models.BulkResponse), answer
+    assert [(r.status, r.etag) for r in answer.results] == [(200, '"2"'), (201, '"1"')]
+    assert answer.results[0].config.enabled is True
+    refused = bulk.sync_detailed(
+        project_id,
+        client=client,
+        body=models.BulkRequestRequest(
+            operations=[models.BulkOperationRequest(source_product="github", source_type="x")]
+        ),
+    )
+    # The generated client parses success bodies only; the refusal's is the documented BulkRefused.
+    assert refused.status_code == 400
+    assert [r["status"] for r in json.loads(refused.content)["results"]] == [400]
