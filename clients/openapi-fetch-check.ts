@@ -18,6 +18,8 @@ const LIST = "/api/projects/{project_id}/signal_source_configs/";
 const DETAIL = "/api/projects/{project_id}/signal_source_configs/{id}/";
 const ACTIVITY = "/api/projects/{project_id}/signal_source_configs/{id}/activity/";
 const SIGNALS_DETAIL = "/api/projects/{project_id}/signals/source_configs/{id}/";
+const BY_SOURCE = "/api/projects/{project_id}/signals/source_configs/by_source/{source_product}/{source_type}/";
+const BULK = "/api/projects/{project_id}/signals/source_configs/bulk/";
 
 async function main(): Promise<void> {
   const client = createClient<paths>({ baseUrl: BASE_URL, headers: { Authorization: `Bearer ${API_KEY}` } });
@@ -89,6 +91,19 @@ async function main(): Promise<void> {
   const history = await client.GET(ACTIVITY, { params: { path: { ...project, id: first } } });
   check(history.data !== undefined && history.data.total_count === 2, "activity", history.error);
   check(history.data.results[0].activity === "updated" && history.data.results[0].user !== null, "activity record", history.data);
+
+  // Upsert by source and bulk (issue 28).
+  const source = { ...project, source_product: "jira", source_type: "issue" } as const;
+  const upserted = await client.PUT(BY_SOURCE, { params: { path: source }, body: { enabled: false } });
+  check(upserted.response.status === 201 && upserted.data?.enabled === false, "upsert creates", upserted.error);
+  const same = await client.PUT(BY_SOURCE, { params: { path: source }, body: { enabled: false } });
+  check(same.response.status === 200 && same.response.headers.get("ETag") === '"1"', "upsert of nothing", same.error);
+  const bulk = await client.POST(BULK, {
+    params: { path: project },
+    body: { operations: [{ source_product: "jira", source_type: "issue", enabled: true, if_match: '"1"' }] },
+  });
+  check(bulk.data !== undefined && bulk.data.results[0].status === 200, "bulk", bulk.error);
+  check(bulk.data.results[0].config?.enabled === true && bulk.data.results[0].etag === '"2"', "bulk result", bulk.data);
   console.log("openapi-fetch round trip: ok");
 }
 

@@ -280,7 +280,12 @@ class BulkRequestSerializer(serializers.Serializer):
 def _or_null(component: str, description: str) -> dict:
     # `oneOf` and not drf-spectacular's `allOf` for a nullable nested object: generated clients
     # (openapi-python-client) read `allOf` + `nullable` as never null, and fail on a null.
-    return {"oneOf": [{"$ref": f"#/components/schemas/{component}"}], "nullable": True, "description": description}
+    # (Redocly wants a `type` beside `nullable`; the generator ignores `oneOf` beside a `type`: so
+    # null is the second choice.)
+    return {
+        "oneOf": [{"$ref": f"#/components/schemas/{component}"}, {"type": "object", "nullable": True, "enum": [None]}],
+        "description": description,
+    }
 
 
 @extend_schema_field(_or_null("SignalsSourceConfig", "The config after the operation; null when refused."))
@@ -304,8 +309,8 @@ class BulkResultSerializer(serializers.Serializer):
     source_product = serializers.CharField()
     source_type = serializers.CharField()
     etag = serializers.CharField(allow_null=True, help_text="The config's ETag after the operation; null when refused.")
-    config = _ConfigOrNull(allow_null=True)
-    error = _ErrorOrNull(allow_null=True)
+    config = _ConfigOrNull()  # null in its schema (`_or_null`)
+    error = _ErrorOrNull()
 
 
 class BulkResponseSerializer(serializers.Serializer):
