@@ -30,7 +30,13 @@ COPIED = [
 
 # The rule modules, smallest first, each with the test files that hold its rules.
 MODULES = {
-    "api/conditional.py": ["tests/signalsource/test_conditional_requests.py", "tests/signalsource/test_merge_patch.py"],
+    # `header()` runs at import (the OpenAPI parts), `Precondition` in the bulk operations: their tests too.
+    "api/conditional.py": [
+        "tests/signalsource/test_conditional_requests.py",
+        "tests/signalsource/test_configs_create.py",
+        "tests/signalsource/test_bulk.py",
+        "tests/api/test_openapi_headers.py",
+    ],
     "api/parsers.py": ["tests/api/test_bad_input.py", "tests/signalsource/test_merge_patch.py"],
     "common/sql.py": ["tests/common/test_sql.py", "tests/signalsource/test_selectors.py"],
     "signalsource/selectors.py": ["tests/signalsource/test_selectors.py", "tests/signalsource/test_configs_list.py"],
