@@ -348,7 +348,6 @@ class SignalsSourceConfigViewSet(SignalSourceConfigViewSet):
     @extend_schema(
         summary="Create or change several configs at once",
         request=BulkRequestSerializer,
-        responses=BulkResponseSerializer,
         filters=False,
     )
     @action(detail=False, methods=["post"], serializer_class=BulkResponseSerializer)

@@ -326,6 +326,23 @@ def test_success_and_error_responses(spec):
     ]  # fmt: skip
 
 
+
+def test_every_project_operation_documents_the_errors_every_request_can_get(spec):
+    """The conventions add them to every route under a project; an action whose `extend_schema`
+    names its own responses would replace them (drf-spectacular's override skips the schema
+    class's hook), as the bulk's once did."""
+    every = {"401", "403", "404", "429", "500", "503"}
+    body = {"400", "413", "415"}
+    for path, operations in spec["paths"].items():
+        if not path.startswith("/api/projects/{project_id}/"):
+            continue
+        for method, described in operations.items():
+            if method not in {"get", "post", "put", "patch", "delete"}:
+                continue
+            wanted = every | body if method in {"post", "put", "patch"} else every
+            assert wanted <= set(described["responses"]), (method, path, sorted(wanted - set(described["responses"])))
+
+
 # --- served by the service, with no API key and no other host ---------------------------------
 
 
