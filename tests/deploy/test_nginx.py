@@ -8,7 +8,6 @@ through the retrying location; the schema is cached.
 import contextlib
 import http.client
 import json
-import os
 import socket
 import threading
 import time
@@ -16,7 +15,7 @@ import uuid
 
 import pytest
 
-from tests.deploy.topology import instances, nginx, nginx_available
+from tests.deploy.topology import instances, nginx, nginx_available, postgresql_only
 from tests.live_server import live_database
 
 pytestmark = [
@@ -29,15 +28,10 @@ PROBE_BUDGET_SECONDS = 1.0
 SLOW_CLIENTS = 200
 
 
-def _postgresql_only():
-    if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
-        pytest.skip("several instances share one database: PostgreSQL only (SQLite serialises every writer)")
-
-
 @pytest.fixture(scope="module")
 def topology(tmp_path_factory):
     """Two instances and nginx, shared by this module's tests (starting instances takes most of the time)."""
-    _postgresql_only()
+    postgresql_only()
     tmp_path = tmp_path_factory.mktemp("topology")
     # Anonymous requests limited to 3 a minute per client address (counted in the shared database).
     limits = {"RATE_LIMITS_ENABLED": "1", "RATE_LIMIT_ANONYMOUS": "3/minute"}

@@ -8,7 +8,6 @@ and an activity record for each 201, an activity record for each 200 PATCH, noth
 
 import http.client
 import json
-import os
 import threading
 import time
 import uuid
@@ -16,7 +15,7 @@ from collections import Counter
 
 import pytest
 
-from tests.deploy.topology import instances, nginx, nginx_available
+from tests.deploy.topology import instances, nginx, nginx_available, postgresql_only
 from tests.live_server import live_database
 
 pytestmark = [
@@ -28,14 +27,9 @@ LOAD_SECONDS = 30  # at least; the load runs until every restart is done
 CREATE_PROJECTS = 400  # a config is unique per project and type: each keyed create gets a project
 
 
-def _postgresql_only():
-    if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
-        pytest.skip("several instances share one database: PostgreSQL only (SQLite serialises every writer)")
-
-
 @pytest.fixture(scope="module")
 def topology(tmp_path_factory):
-    _postgresql_only()
+    postgresql_only()
     tmp_path = tmp_path_factory.mktemp("rolling")
     with (
         live_database(tmp_path) as service,

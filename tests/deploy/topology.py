@@ -17,6 +17,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.live_server import HANG_GUARD_SECONDS, ROOT, STARTUP_GUARD_SECONDS, call, free_port
 
 NGINX_CONF = ROOT / "deploy" / "nginx.conf"
@@ -147,3 +149,9 @@ def instances(tmp_dir: Path, env: dict, count: int = 2, **extra_env):
     finally:
         for instance in running:
             instance.stop()
+
+
+def postgresql_only():
+    """Several instances share one database: PostgreSQL only (SQLite serialises every writer)."""
+    if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
+        pytest.skip("several instances share one database: PostgreSQL only (SQLite serialises every writer)")
