@@ -20,6 +20,10 @@ const ACTIVITY = "/api/projects/{project_id}/signal_source_configs/{id}/activity
 const SIGNALS_DETAIL = "/api/projects/{project_id}/signals/source_configs/{id}/";
 const BY_SOURCE = "/api/projects/{project_id}/signals/source_configs/by_source/{source_product}/{source_type}/";
 const BULK = "/api/projects/{project_id}/signals/source_configs/bulk/";
+const RUNS = "/api/projects/{project_id}/signals/source_configs/{config_id}/runs/";
+const RUN = "/api/projects/{project_id}/signals/source_configs/{config_id}/runs/{run_id}/";
+const HEALTH = "/api/projects/{project_id}/signals/source_configs/health/";
+const CHANGES = "/api/projects/{project_id}/signals/source_configs/changes/";
 
 async function main(): Promise<void> {
   const client = createClient<paths>({ baseUrl: BASE_URL, headers: { Authorization: `Bearer ${API_KEY}` } });
@@ -104,6 +108,28 @@ async function main(): Promise<void> {
   });
   check(bulk.data !== undefined && bulk.data.results[0].status === 200, "bulk", bulk.error);
   check(bulk.data.results[0].config?.enabled === true && bulk.data.results[0].etag === '"2"', "bulk result", bulk.data);
+
+  // A processor's run (issue 27): started, finished; the config's status and health follow.
+  const jira = { ...project, config_id: upserted.data.id };
+  const started = await client.POST(RUNS, { params: { path: jira }, body: { state: "running" } });
+  check(started.response.status === 201 && started.data?.state === "running", "run started", started.error);
+  const finished = await client.PATCH(RUN, {
+    params: { path: { ...jira, run_id: started.data.id } },
+    body: { state: "failed", error: { code: "timeout", message: "The source did not answer." } },
+  });
+  check(finished.data?.state === "failed" && finished.data.error?.code === "timeout", "run failed", finished.error);
+  const runs = await client.GET(RUNS, { params: { path: jira } });
+  check(runs.data?.results.length === 1 && runs.data.results[0].id === started.data.id, "runs", runs.error);
+  const failing = await client.GET(HEALTH, { params: { path: project, query: { state: "failing" } } });
+  check(failing.data?.length === 1 && failing.data[0].status === "failed", "health", failing.error);
+
+  // The change feed (issue 26): every change of the project, oldest first, resumable from its cursor.
+  const feed = await client.GET(CHANGES, { params: { path: project, query: { limit: 1000 } } });
+  check(feed.data !== undefined && feed.data.results.length > 0 && feed.data.next === null, "feed", feed.error);
+  const last = feed.data.results[feed.data.results.length - 1];
+  check(last.type === "signal_source_config.status_changed" && last.subject === upserted.data.id, "last event", last);
+  const after = await client.GET(CHANGES, { params: { path: project, query: { after: feed.data.cursor } } });
+  check(after.data?.results.length === 0 && after.data.cursor === feed.data.cursor, "nothing after the cursor", after.data);
   console.log("openapi-fetch round trip: ok");
 }
 
