@@ -42,8 +42,9 @@ from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from auth_keys.models import PersonalAPIKey  # noqa: E402
+from signalsource import catalog  # noqa: E402
 
-SCENARIOS = ("list", "retrieve", "patch", "create_delete")
+SCENARIOS = ("list", "retrieve", "patch", "create_delete", "bulk10", "bulk55")
 COMPARE_CALLS = 3000
 TARGETS = 200
 
@@ -82,6 +83,8 @@ def targets() -> tuple[list[tuple[int, str, str]], list[tuple[int, str, str]]]:
 
 
 application = WSGIHandler()
+# Every source a bulk may name (55: a project holds one config per source), in the catalog's order.
+BULK_PAIRS = [(s.product, s.type) for s in catalog.SOURCES if s.type not in catalog.RETIRED_TYPES]
 
 
 def call(method: str, path: str, raw_key: str, body: dict | None = None) -> tuple[int, dict]:
@@ -124,6 +127,13 @@ def requests_of(scenario: str, reads, writes):
             project, raw_key, config_id = writes[i % len(writes)]
             body = {"enabled": bool(i // len(writes) % 2)}
             yield "PATCH", f"/api/projects/{project}/signal_source_configs/{config_id}/", raw_key, body
+        elif scenario.startswith("bulk"):  # bulkN: N sources of a project switched on or off in one request
+            project, raw_key, _ = writes[i % len(writes)]
+            enabled = bool(i // len(writes) % 2)
+            operations = [{"source_product": p, "source_type": t, "enabled": enabled} for p, t in BULK_PAIRS]
+            count = int(scenario.removeprefix("bulk"))
+            body = {"operations": operations[:count]}
+            yield "POST", f"/api/projects/{project}/signals/source_configs/bulk/", raw_key, body
         else:  # create_delete: a create, then the delete of what it made (two requests)
             project, raw_key, _ = writes[i % len(writes)]
             url = f"/api/projects/{project}/signal_source_configs/"
