@@ -74,12 +74,12 @@ def test_a_create_whose_conflicting_row_was_deleted_before_it_looked_inserts_aga
     real_write = services._write
     raced = []
 
-    def write_racing_a_create_and_a_delete(change, record):
+    def write_racing_a_create_and_a_delete(change, *records, **options):
         if raced:
-            return real_write(change, record)
+            return real_write(change, *records, **options)
         raced.append(SignalSourceConfig.objects.create(project=tenant.project, **GITHUB))
         try:
-            return real_write(change, record)
+            return real_write(change, *records, **options)
         finally:
             raced[0].delete()
 
