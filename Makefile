@@ -48,8 +48,9 @@ run: $(VENV)/.runtime .secret_key
 	exec $(BIN)/python manage.py serve
 
 # The production topology on this machine (docs/deployment.md): nginx with deploy/nginx.conf on
-# TOPOLOGY_PORT in front of two instances (8001, 8002), and the change-events relay when this checkout
-# has it (`relay_events`), all run by honcho from a Procfile written into .topology/.
+# TOPOLOGY_PORT in front of two instances (8001, 8002), and the change-events relay (`relay_events`)
+# when EVENTS_NATS_URL is set (without it the relay refuses to start, and honcho would stop everything),
+# all run by honcho from a Procfile written into .topology/.
 TOPOLOGY := $(CURDIR)/.topology
 TOPOLOGY_PORT ?= 8080
 NGINX ?= $(shell command -v nginx || echo /usr/sbin/nginx)
@@ -71,7 +72,7 @@ topology: $(VENV)/.installed .secret_key
 		echo "nginx: exec $(NGINX) -p $(TOPOLOGY)/nginx -c $(TOPOLOGY)/nginx/nginx.conf -e $(TOPOLOGY)/nginx/error.log -g '$(NGINX_DIRECTIVES)'"; \
 		echo "web1: exec env PORT=8001 CLIENT_IP_HEADER=X-Real-IP $(BIN)/python manage.py serve"; \
 		echo "web2: exec env PORT=8002 CLIENT_IP_HEADER=X-Real-IP $(BIN)/python manage.py serve"; \
-		if $(BIN)/python manage.py help relay_events >/dev/null 2>&1; then \
+		if [ -n "$$EVENTS_NATS_URL" ] && $(BIN)/python manage.py help relay_events >/dev/null 2>&1; then \
 			echo "relay: exec $(BIN)/python manage.py relay_events"; fi; \
 	} > $(TOPOLOGY)/Procfile
 	@cat $(TOPOLOGY)/Procfile
