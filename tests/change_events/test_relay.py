@@ -70,7 +70,11 @@ from projects.models import Project
 from signalsource import services
 from tests.helpers import make_config
 project = Project.objects.get(pk=int(os.environ["SEED_PROJECT"]))
-configs = [make_config(project, source_type=t) for t in ("issue", "pull_request", "release")]
+from signalsource.models import SignalSourceConfig
+configs = [
+    SignalSourceConfig.objects.filter(project=project, source_type=t).first() or make_config(project, source_type=t)
+    for t in ("issue", "pull_request", "release")
+]
 for i in range(int(os.environ["SEED_UPDATES"])):
     services.update_config(configs[i % 3], enabled=bool(i % 2))
 """
