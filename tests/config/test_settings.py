@@ -210,7 +210,9 @@ def test_postgresql_prepares_statements_unless_turned_off(load_settings):
     assert "server_side_binding" not in options["OPTIONS"] and "prepare_threshold" not in options["OPTIONS"]
 
 
-@pytest.mark.django_db
+# transaction=True: statements inside a transaction are never prepared (config/postgresql/base.py),
+# and a request's reads run outside one, in autocommit, as here.
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="checks the live PostgreSQL connection")
 def test_postgresql_prepares_a_statement_it_runs_again():
     connection.ensure_connection()
