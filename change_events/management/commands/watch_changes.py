@@ -92,7 +92,6 @@ class Command(BaseCommand):
 
     async def from_nats(self, url: str, stream: str, subjects: str, durable: str, once: bool, poll_interval: float):
         import nats
-        from nats.errors import TimeoutError as FetchTimeout
 
         nc = await nats.connect(url, connect_timeout=10)
         try:
@@ -101,7 +100,9 @@ class Command(BaseCommand):
             while not self.stop.is_set():
                 try:
                     messages = await subscription.fetch(100, timeout=poll_interval)
-                except FetchTimeout:
+                # nats-py raises its own TimeoutError, or asyncio's (the builtin one, which its own
+                # subclasses) when the deadline ran out before its lingering pull: both mean "nothing new".
+                except TimeoutError:
                     if once:
                         return
                     continue
