@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from django.test.testcases import LiveServerThread
 
-from tests.helpers import PROJECT_DIR, Tenant, make_organization, make_user
+from tests.helpers import PROJECT_DIR, Tenant, make_config, make_organization, make_user
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -165,16 +165,30 @@ SWAGGER_CREATES = {
 }
 
 
+def sources_the_docs_mention():
+    """Every catalog source whose product README.md or docs/ name: what a reader who followed them
+    may have created already."""
+    from signalsource import catalog
+
+    text = "\n".join(path.read_text() for path in [PROJECT_DIR / "README.md", *(PROJECT_DIR / "docs").rglob("*.md")])
+    return [source for source in catalog.SOURCES if re.search(rf"\b{re.escape(source.product)}\b", text)]
+
+
 @pytest.mark.parametrize("route", SWAGGER_CREATES)
 def test_swagger_ui_default_create_example_succeeds(service_url, settings, route):
-    """A developer on the docs page: authorize with a key, "Try it out" on create, execute the
-    example as Swagger UI fills it in. It must be a 201 and show in the API."""
+    """A developer on the docs page, after following the README and docs/ (every source they name is
+    already configured): authorize with a key, "Try it out" on create, execute the example as
+    Swagger UI fills it in. It must be a 201 and show in the API."""
     tag, path, screenshot = SWAGGER_CREATES[route]
     swagger_screenshot = PROJECT_DIR / "test-artifacts" / screenshot
     from playwright.sync_api import expect, sync_playwright
 
     tenant = Tenant()
     project_id, raw_key = tenant.project.id, tenant.raw_key
+    made_by_the_docs = sources_the_docs_mention()
+    assert any(source.product == "session_replay" for source in made_by_the_docs)  # the walk-through's
+    for source in made_by_the_docs:
+        make_config(tenant.project, source.product, source.type)
     swagger_screenshot.parent.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -199,8 +213,8 @@ def test_swagger_ui_default_create_example_succeeds(service_url, settings, route
         page.screenshot(path=str(swagger_screenshot), full_page=True)
         browser.close()
 
-    status, body = api_get(f"{service_url}/api/projects/{project_id}/{path}/", raw_key)
-    assert (status, body["count"]) == (200, 1), body
-    [config] = body["results"]
+    status, body = api_get(f"{service_url}/api/projects/{project_id}/{path}/?limit=1", raw_key)
+    assert (status, body["count"]) == (200, len(made_by_the_docs) + 1), body
+    [config] = body["results"]  # newest first
     assert (config["source_product"], config["source_type"]) == (example["source_product"], example["source_type"])
     assert config["config"] == example["config"]
