@@ -1,6 +1,9 @@
+from django.conf import settings
 from django.db.models import Count, Window
 from rest_framework import pagination
 from rest_framework.utils.urls import remove_query_param
+
+from .renderers import ORJSONRenderer
 
 # A key sent in the query string (see PERSONAL_API_KEY_IN_REQUEST_ALLOWED) must not be echoed into
 # the `next` and `previous` links, which clients log and share.
@@ -75,3 +78,30 @@ class LimitOffsetPagination(SecretFreeLinksMixin, pagination.LimitOffsetPaginati
         response_schema = super().get_paginated_response_schema(schema)
         response_schema["required"] = list(response_schema["properties"])
         return response_schema
+
+
+# Rows are fetched whole this many at a time while a page fills up, so a page of large rows holds at
+# most this many in memory beyond what it shows (a record is at most a few MiB: a config twice).
+FETCH_CHUNK = 20
+
+
+def represent_within_bytes(queryset, pks: list, represent, *, from_end: bool = False) -> tuple[list, int]:
+    """`represent(row)` for the rows of `queryset` with these `pks` (in page order), while their JSON
+    adds up to at most `PAGE_MAX_BYTES`, and how many of `pks` that accounts for. The first is always
+    kept, so a walk by `next` makes progress. Rows are fetched whole `FETCH_CHUNK` at a time, so a page
+    of large rows never holds them all. `from_end`: kept from the last back (a page read backwards keeps
+    the rows nearest its cursor), returned in page order. A row deleted since `pks` were read is skipped."""
+    order = pks[::-1] if from_end else pks
+    items, size, consumed = [], 0, 0
+    for start in range(0, len(order), FETCH_CHUNK):
+        chunk = order[start : start + FETCH_CHUNK]
+        rows = queryset.in_bulk(chunk)
+        for pk in chunk:
+            if pk in rows:
+                item = represent(rows[pk])
+                size += len(ORJSONRenderer().render(item))
+                if items and size > settings.PAGE_MAX_BYTES:
+                    return (items[::-1] if from_end else items), consumed
+                items.append(item)
+            consumed += 1
+    return (items[::-1] if from_end else items), consumed

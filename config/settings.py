@@ -204,6 +204,10 @@ STORAGES = {
 MAX_REQUEST_BODY_BYTES = env.int("MAX_REQUEST_BODY_BYTES", default=1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
 
+# A list page whose rows' JSON passes this many bytes is cut there (its `next` goes on from the cut;
+# a page always holds one row): a page of 1000 large activity records was 94 MB (issue 25, row 6).
+PAGE_MAX_BYTES = env.int("PAGE_MAX_BYTES", default=1024 * 1024)
+
 # Rate limits (api/throttling.py), exact sliding windows counted in Redis when the cache above is
 # Redis, else in a table of our own: DRF rates such as "480/minute", or "off". Per key: PostHog's
 # personal API key limits are the defaults. Requests without a valid key: per client address.

@@ -8,7 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from activity_log import selectors as activity_selectors
-from activity_log.pagination import ItemActivityPagination
+from activity_log.pagination import OFFSET_DESCRIPTION, ItemActivityPagination
 from activity_log.serializers import ActivityLogSerializer, ItemActivityPageSerializer
 from activity_log.services import Actor
 from api import conditional, idempotency
@@ -138,10 +138,13 @@ class SignalSourceConfigViewSet(
     @extend_schema(
         summary="List one config's activity",
         description="The config's recorded changes, newest first, in the shape of PostHog's "
-        "`.../{id}/activity` routes. Still readable after the config is deleted.",
+        "`.../{id}/activity` routes. Still readable after the config is deleted. A page is also cut where its "
+        "records' JSON passes `PAGE_MAX_BYTES` (default 1 MiB; a page holds one record whatever its size): "
+        "`next` then goes on from the cut with `offset`, so following `next` gives every record once.",
         parameters=[
             OpenApiParameter("limit", OpenApiTypes.INT, description="Records per page (default 10, at most 1000)."),
             OpenApiParameter("page", OpenApiTypes.INT, description="The page, from 1 (default 1)."),
+            OpenApiParameter("offset", OpenApiTypes.INT, description=OFFSET_DESCRIPTION),
         ],
         filters=False,
     )
@@ -156,11 +159,11 @@ class SignalSourceConfigViewSet(
             raise exceptions.NotFound() from None
         records = activity_selectors.item_records(project_id=self.project.id, scope=activity.SCOPE, item_id=config_id)
         paginator = ItemActivityPagination()
-        rows = paginator.paginate_queryset(records, request, view=self)
+        serializer = ActivityLogSerializer(context={"organization_id": self.project.organization_id})
+        items = paginator.paginate(records, request, serializer.to_representation)
         if not paginator.total_count and not self.get_queryset().filter(pk=config_id).exists():
             raise exceptions.NotFound()
-        context = {"organization_id": self.project.organization_id}
-        return paginator.get_paginated_response(ActivityLogSerializer(rows, many=True, context=context).data)
+        return paginator.get_paginated_response(items)
 
 
 class SignalsSourceConfigViewSet(SignalSourceConfigViewSet):
@@ -228,7 +231,8 @@ class SignalsSourceConfigViewSet(SignalSourceConfigViewSet):
         summary="Read the project's config changes",
         description="Every committed change of the project's configs, one CloudEvents 1.0 event each, oldest "
         "first, from the position after `after`. Resume with the `cursor` of the last page: no committed change "
-        "is skipped or repeated. Events are kept `EVENTS_RETENTION_DAYS` (default 7); an older cursor answers 410.",
+        "is skipped or repeated. Events are kept `EVENTS_RETENTION_DAYS` (default 7); an older cursor answers 410. "
+        "A page also ends where its events' JSON passes `PAGE_MAX_BYTES` (default 1 MiB; at least one event).",
         parameters=[
             OpenApiParameter(
                 "after",
@@ -256,8 +260,7 @@ class SignalsSourceConfigViewSet(SignalSourceConfigViewSet):
             next_url = request.build_absolute_uri(
                 request.path + "?" + urlencode({"after": page.cursor, "limit": limit})
             )
-        results = [event_services.as_cloudevent(event) for event in page.events]
-        return Response({"results": results, "cursor": page.cursor, "next": next_url})
+        return Response({"results": page.events, "cursor": page.cursor, "next": next_url})
 
     def _source(self) -> tuple[str, str]:
         return self.kwargs["source_product"], self.kwargs["source_type"]

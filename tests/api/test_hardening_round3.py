@@ -1,17 +1,22 @@
 """Issue 25's attack table (hardening round 3), the rows answered in-process. The rows that need a
 live server are in test_hardening_round3_live.py (and row 1 in tests/config/test_database_backend.py)."""
 
+from urllib.parse import parse_qs, urlsplit
+
 import orjson
 import pytest
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import Client, override_settings
 from drf_spectacular.generators import SchemaGenerator
 
+from activity_log.models import ActivityLog
 from api import parsers, schema_view
 from api.idempotency import STORED_DETAIL_CHARACTERS
 from api.models import IdempotencyRecord
 from api.parsers import MAX_JSON_DEPTH, MAX_JSON_NODES
+from change_events.models import ChangeEvent
 from signalsource.models import SignalSourceConfig
 from tests.helpers import Tenant, assert_error, make_config
 
@@ -225,3 +230,104 @@ def test_the_same_create_as_json_or_form_with_or_without_the_slash_is_one_reques
     assert as_form["Idempotent-Replayed"] == "true"
     assert as_form.json() == as_json.json()
     assert_error(different, 422, code="idempotency_key_reused")  # enabled left out: another request
+
+
+# --- Row 6: every list page is bounded in bytes, and `next` gives every row once -----------------------
+
+# Notes of these many characters: each PATCH's activity record holds the config before and after, and
+# its change event the config after too. 60,000 is near the largest config (64 KiB of JSON); about 2.4
+# MiB of records in all, in one page of `limit=1000` before the cut.
+NOTE_SIZES = [60_000, 30_000, 10, 60_000, 45_000, 10, 10] * 6
+ENVELOPE_BYTES = 1024  # a page's links and count around its rows
+
+
+@pytest.fixture
+def log_tenant(db):
+    return Tenant(scopes=("task:read", "task:write", "activity_log:read"))
+
+
+@pytest.fixture
+def large_history(log_tenant):
+    created = log_tenant.client.post(log_tenant.url, GITHUB, format="json")
+    assert created.status_code == 201, created.content
+    config_id = created.json()["id"]
+    for number, size in enumerate(NOTE_SIZES):
+        note = "abcdefghijklmnopqrstuvwxyz"[number % 26] * size
+        response = log_tenant.client.patch(f"{log_tenant.url}{config_id}/", {"config": {"note": note}}, format="json")
+        assert response.status_code == 200, response.content[:300]
+    return config_id
+
+
+def walk(client, url, params, link="next"):
+    """Follows `link` from the first page; each page's size in bytes and row count, and the rows' ids."""
+    pages, ids = [], []
+    response = client.get(url, params)
+    while True:
+        assert response.status_code == 200, response.content[:300]
+        body = response.json()
+        pages.append((len(response.content), len(body["results"])))
+        ids += [row["id"] for row in body["results"]]
+        if not body[link]:
+            return pages, ids, body
+        response = client.get(body[link])
+
+
+def assert_bounded(pages):
+    assert len(pages) > 2, pages  # the history does not fit one page
+    for size, rows in pages:
+        assert rows == 1 or size <= settings.PAGE_MAX_BYTES + ENVELOPE_BYTES, pages
+        assert rows >= 1, pages
+
+
+@pytest.mark.django_db
+@override_settings(RATE_LIMITS_ENABLED=False)
+def test_a_configs_activity_page_is_cut_by_size_and_next_gives_every_record_once(log_tenant, large_history):
+    url = f"{log_tenant.url}{large_history}/activity/"
+    records = ActivityLog.objects.filter(item_id=large_history).order_by("-created_at", "-id")
+    expected = [str(record.id) for record in records]
+
+    pages, ids, last = walk(log_tenant.client, url, {"limit": 1000})
+
+    assert_bounded(pages)
+    assert ids == expected
+    assert last["total_count"] == len(expected)
+
+
+@pytest.mark.django_db
+@override_settings(RATE_LIMITS_ENABLED=False)
+def test_the_project_log_is_cut_by_size_by_cursor_and_by_page_number_both_ways(log_tenant, large_history):
+    url = f"/api/projects/{log_tenant.project.id}/activity_log/"
+    expected = [str(record.id) for record in ActivityLog.objects.order_by("-created_at", "-id")]
+
+    pages, ids, last = walk(log_tenant.client, url, {})
+    assert_bounded(pages)
+    assert ids == expected
+    # Back from the last page by `previous`: every record once too.
+    back = log_tenant.client.get(url, {"cursor": parse_qs(urlsplit(last["previous"]).query)["cursor"][0]})
+    before = []
+    while True:
+        body = back.json()
+        assert len(back.content) <= settings.PAGE_MAX_BYTES + ENVELOPE_BYTES or len(body["results"]) == 1
+        before = [row["id"] for row in body["results"]] + before
+        if not body["previous"]:
+            break
+        back = log_tenant.client.get(body["previous"])
+    assert before + [row["id"] for row in last["results"]] == expected
+
+    pages, ids, last = walk(log_tenant.client, url, {"page": 1, "page_size": 1000})
+    assert_bounded(pages)
+    assert ids == expected
+    assert last["count"] == len(expected)
+
+
+@pytest.mark.django_db
+@override_settings(RATE_LIMITS_ENABLED=False)
+def test_the_change_feed_is_cut_by_size_and_its_cursor_gives_every_event_once(log_tenant, large_history):
+    url = f"/api/projects/{log_tenant.project.id}/signals/source_configs/changes/"
+    expected = [f"{event.subject}:{event.sequence}" for event in ChangeEvent.objects.order_by("id")]
+
+    pages, ids, last = walk(log_tenant.client, url, {"limit": 1000})
+
+    assert_bounded(pages)
+    assert ids == expected
+    assert log_tenant.client.get(url, {"after": last["cursor"]}).json()["results"] == []

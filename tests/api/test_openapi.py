@@ -113,12 +113,12 @@ def test_the_activity_log_operations(spec):
     query = {
         p["name"]: p["schema"] for p in operation(spec, "get", ACTIVITY_LOG_PATH)["parameters"] if p["in"] == "query"
     }
-    assert set(query) == {"scope", "scopes", "item_id", "user", "activity", "cursor", "page", "page_size"}
+    assert set(query) == {"scope", "scopes", "item_id", "user", "activity", "cursor", "page", "page_size", "offset"}
     assert query["user"]["type"] == query["page"]["type"] == "integer"
     query = {
         p["name"]: p["schema"] for p in operation(spec, "get", CONFIG_ACTIVITY_PATH)["parameters"] if p["in"] == "query"
     }
-    assert query == {"limit": {"type": "integer"}, "page": {"type": "integer"}}
+    assert query == {"limit": {"type": "integer"}, "page": {"type": "integer"}, "offset": {"type": "integer"}}
     record = component(spec, "ActivityLog")["properties"]
     assert {"id", "user", "unread", "organization_id", "is_system", "activity", "item_id", "scope", "detail"} <= set(
         record
