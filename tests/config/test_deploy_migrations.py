@@ -1,6 +1,6 @@
 """A deploy (issue 25): the previous release keeps answering, with no 5xx, while this release's
 migrations are applied to its database. Holds only if every migration is backward compatible with the
-code before it (expand/contract: README, "Deploying a release")."""
+code before it (expand/contract: docs/operations.md, "Releasing")."""
 
 import io
 import os

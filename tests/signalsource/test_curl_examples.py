@@ -272,7 +272,7 @@ def test_without_the_key_is_401(live_service):
     assert body["code"] == "not_authenticated"
 
 
-# --- The README's walk-through of today's PostHog route (`signals/source_configs`) ----------------
+# --- The API guide's walk-through of today's PostHog route (`signals/source_configs`) ----------------
 
 
 def test_readme_walk_through_of_todays_route(live_service, cleanup):
@@ -321,7 +321,7 @@ def test_readme_walk_through_of_todays_route(live_service, cleanup):
     assert status == 405, body
 
 
-# --- The README's processor example (issue 27) ----------------------------------------------------
+# --- The API guide's processor example ----------------------------------------------------
 
 
 def test_readme_processor_example_start_heartbeat_finish(live_service, cleanup):

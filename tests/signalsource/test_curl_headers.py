@@ -1,5 +1,5 @@
-"""The README's curl examples for issue 15 (a lost update prevented, a retried create, a one-key
-config edit), run with the real `curl` against a live gunicorn server."""
+"""docs/api.md's ETag, Idempotency-Key and merge-patch behaviour (a lost update prevented, a retried
+create, a one-key config edit), run with the real `curl` against a live server."""
 
 import json
 import shutil

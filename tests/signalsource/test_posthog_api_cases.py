@@ -16,7 +16,7 @@ Left out, because they test PostHog internals that a standalone service does not
 - `TestSignalSourceConfigStatus`: computed from PostHog's warehouse sync tables; here `status` is
   reported to the service (services.set_status), tests/signalsource/test_status.py.
 Where our message differs from PostHog's, the case checks what PostHog's test checks (the field, or
-that the message names the key), and the README lists the difference.
+that the message names the key), and docs/api.md lists the difference.
 """
 
 import pytest
