@@ -1,6 +1,9 @@
 """Shared fixtures. The plain helpers they are built on (factories, URLs, assert_error, database
 snapshots) live in `tests/helpers.py`; import them from there."""
 
+import os
+from pathlib import Path
+
 import pytest
 from django.conf import settings
 
@@ -25,11 +28,15 @@ def collected_static(tmp_path_factory):
     from django.core.management import call_command
     from django.test.utils import override_settings
 
-    static_root = tmp_path_factory.mktemp("static")
+    # TEST_STATIC_ROOT: a directory collected once and kept (tools/mutate.py runs a pytest session per
+    # mutant, and collecting costs seconds each time).
+    kept = os.environ.get("TEST_STATIC_ROOT")
+    static_root = Path(kept) if kept else tmp_path_factory.mktemp("static")
     manifest_storage = {"BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"}
     storages = {**settings.STORAGES, "staticfiles": manifest_storage}
     with override_settings(STATIC_ROOT=static_root, STORAGES=storages):
-        call_command("collectstatic", interactive=False, verbosity=0)
+        if not (static_root / "staticfiles.json").exists():
+            call_command("collectstatic", interactive=False, verbosity=0)
         yield static_root
 
 
