@@ -75,3 +75,14 @@ def closed_redis_breaker():
     redis_breaker.reset()
     yield
     redis_breaker.reset()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cold_query_caches():
+    """The SQL that common/sql.py and the selectors build once per process is built anew in each
+    session: tools/mutate.py runs a session per mutant, in processes forked from one that built it."""
+    from common import sql
+    from signalsource import selectors
+
+    for cached in (sql._insert_of, selectors._one_config_query, selectors._page_query):
+        cached.cache_clear()

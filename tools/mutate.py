@@ -87,15 +87,14 @@ def _configure(workdir: Path, module: str, tests: list[str]) -> None:
         pyproject.write("\n".join(lines) + "\n")
 
 
-def _session_env(workdir: Path) -> dict[str, str]:
-    """Each mutant runs a pytest session of its own: the static files collected once and a SQLite test
-    database kept on disk (`--reuse-db`) spare every session seconds of collecting and migrating."""
-    return {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}",
-        "TEST_DATABASE_NAME": str(workdir / "test-db.sqlite3"),
-        "TEST_STATIC_ROOT": str(workdir / "static"),
-    }
+def _session_env(workdir: Path, postgres: str | None) -> dict[str, str]:
+    """Each mutant runs a pytest session of its own: the static files collected once and a test
+    database kept (`--reuse-db`) spare every session seconds of collecting and migrating."""
+    if postgres:
+        database = {"DATABASE_URL": postgres, "TEST_DATABASE_NAME": f"test_mutate_{workdir.name.replace('.', '_')}"}
+    else:
+        database = {"DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}", "TEST_DATABASE_NAME": str(workdir / "t.db")}
+    return {**os.environ, **database, "TEST_STATIC_ROOT": str(workdir / "static")}
 
 
 def _results(workdir: Path, mutmut: str) -> dict[str, list[str]]:
@@ -113,6 +112,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("modules", nargs="*", help=f"default: all of {', '.join(MODULES)}")
     parser.add_argument("--children", type=int, default=1, help="mutants tested at once (default 1)")
+    parser.add_argument(
+        "--postgres",
+        metavar="DATABASE_URL",
+        help="test on this PostgreSQL server (default: SQLite); for the branches only PostgreSQL takes (common/sql.py)",
+    )
     args = parser.parse_args()
     modules = args.modules or list(MODULES)
     unknown = [module for module in modules if module not in MODULES]
@@ -121,13 +125,13 @@ def main() -> int:
     mutmut = str(Path(sys.executable).parent / "mutmut")
     summary = {}
     for index, module in enumerate(modules, 1):
-        workdir = SCRATCH / module.replace("/", "__")
+        workdir = SCRATCH / (module.replace("/", "__") + ("__postgresql" if args.postgres else ""))
         print(f"[{index}/{len(modules)}] {module}: tests {' '.join(MODULES[module])}", flush=True)
         _copy_project(workdir)
         _configure(workdir, module, MODULES[module])
         started = time.monotonic()
         command = [mutmut, "run", "--max-children", str(args.children)]  # no shell, no outside input
-        subprocess.run(command, cwd=workdir, env=_session_env(workdir), check=False)  # noqa: S603
+        subprocess.run(command, cwd=workdir, env=_session_env(workdir, args.postgres), check=False)  # noqa: S603
         summary[module] = (_results(workdir, mutmut), time.monotonic() - started)
     print("\nmodule: killed / survived / timeout / other (minutes)")
     for module, (by_status, seconds) in summary.items():
