@@ -163,5 +163,8 @@ def test_the_hand_written_reads_and_writes_ask_the_routers_like_the_orm(tenant, 
     assert selectors.project_config(project_id=tenant.project.id, pk=config.pk) is not None
     assert ("read", "SignalSourceConfig") in RecordingRouter.asked
     RecordingRouter.asked.clear()
+    assert selectors.project_configs_page(project_id=tenant.project.id, offset=0, limit=10) == [config]
+    assert ("read", "SignalSourceConfig") in RecordingRouter.asked
+    RecordingRouter.asked.clear()
     assert sql.execute(sql.update(SignalSourceConfig, {"enabled": False}, where={"id": config.pk})) == 1
     assert ("write", "SignalSourceConfig") in RecordingRouter.asked

@@ -92,3 +92,26 @@ def test_a_config_answers_the_same_by_hand_and_through_the_orm(tenant, other_ten
         assert by_hand.status_code == through_orm.status_code == status, by_hand.json()
         assert by_hand.json() == through_orm.json()
         assert by_hand.headers.get("ETag") == through_orm.headers.get("ETag")
+
+
+def test_a_config_by_its_source_is_the_projects_config_of_that_pair(tenant, other_tenant, configs):
+    def by_source(project, product, source_type):
+        return selectors.config_by_source(project_id=project.id, source_product=product, source_type=source_type)
+
+    # Pairs that share a type (github/linear issue) or a product (llm_analytics): each finds its own.
+    for config in configs:
+        assert by_source(tenant.project, config.source_product, config.source_type) == config
+    assert by_source(tenant.project, "error_tracking", "issue_reopened") is None
+    assert by_source(other_tenant.project, "linear", "issue") is None  # this project's, not the other's
+    assert by_source(other_tenant.project, "github", "issue") not in configs
+
+
+def test_configs_by_their_sources_are_the_projects_configs_of_those_pairs(tenant, other_tenant, configs):
+    wanted = [("github", "issue"), ("llm_analytics", "evaluation_report"), ("error_tracking", "issue_reopened")]
+    found = selectors.configs_by_source(project_id=tenant.project.id, pairs=wanted)
+    assert found == {(c.source_product, c.source_type): c for c in (configs[2], configs[5])}
+    other = selectors.configs_by_source(
+        project_id=other_tenant.project.id, pairs=[("github", "issue"), ("linear", "issue")]
+    )
+    assert list(other) == [("github", "issue")]
+    assert other["github", "issue"].project_id == other_tenant.project.id
