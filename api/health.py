@@ -25,6 +25,7 @@ def probe(view):
             return JsonResponse(body, status=405, headers={"Allow": ", ".join(PROBE_METHODS)})
         return view(request)
 
+    wrapper.reads_body_itself = True  # never: the body is not read (RequestBodyLimitMiddleware)
     return wrapper
 
 

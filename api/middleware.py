@@ -1,16 +1,15 @@
 """Request ids, the one-line-per-request log, and the request body limit."""
 
-import io
 import logging
 import re
 import time
 import uuid
 
-from django.conf import settings
 from django.core.exceptions import DisallowedHost
-from django.core.handlers.wsgi import LimitedStream
 from django.http import JsonResponse
+from rest_framework.exceptions import APIException
 
+from .body import check_head, error_response, read_body
 from .exceptions import error_body
 from .request_id import request_id_var
 from .throttling import client_address
@@ -87,60 +86,26 @@ class AllowedHostMiddleware:
 
 
 class RequestBodyLimitMiddleware:
-    """Refuses request bodies larger than `MAX_REQUEST_BODY_BYTES` with a JSON 413, before any of
-    the body is read, and bodies shorter than their `Content-Length` (a client that died mid-upload)
-    with a 400, before anything parses them.
-
-    A declared `Content-Length` is judged as is. A chunked body has no length up front, and Django
-    would otherwise see it as empty; it is read here, at most one byte past the limit, and handed on
-    as an ordinary body of known length.
-    """
-
-    READ_SIZE = 64 * 1024
+    """Refuses a `Content-Length` over `MAX_REQUEST_BODY_BYTES` (413) or not a number (400) from the
+    head, and has the body read through `api.body.read_body` (short and chunked bodies) before a view
+    that reads its own runs, except where the view reads it later itself: an API view after the key
+    has passed (`api.body.BodyAfterAuthenticationMixin`), or never (a probe, `reads_body_itself`).
+    In `process_view`, before the CSRF check reads a form, so that its answers pass every header
+    middleware."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        limit = settings.MAX_REQUEST_BODY_BYTES
-        declared = (request.META.get("CONTENT_LENGTH") or "").strip()
-        if declared:
-            if not declared.isascii() or not declared.isdigit():
-                body = error_body("invalid_request", "bad_request", "The Content-Length header must be a whole number.")
-                return JsonResponse(body, status=400)
-            if int(declared) > limit:
-                return self._too_large(limit)
-            if int(declared) and len(request.body) < int(declared):
-                # The client stopped sending (or died) before the end: what arrived is half a request,
-                # which would otherwise be parsed as a whole one. Read here, at most the limit.
-                body = error_body(
-                    "invalid_request", "incomplete_body", "The request body is shorter than its Content-Length."
-                )
-                return JsonResponse(body, status=400)
-        elif "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
-            body = self._read_at_most(request.environ["wsgi.input"], limit + 1)
-            if len(body) > limit:
-                return self._too_large(limit)
-            request._stream = LimitedStream(io.BytesIO(body), len(body))
-            request.META["CONTENT_LENGTH"] = str(len(body))
         return self.get_response(request)
 
-    def _read_at_most(self, stream, size: int) -> bytes:
-        parts, remaining = [], size
-        while remaining > 0:
-            part = stream.read(min(self.READ_SIZE, remaining))
-            if not part:
-                break
-            parts.append(part)
-            remaining -= len(part)
-        return b"".join(parts)
-
-    @staticmethod
-    def _too_large(limit: int):
-        return JsonResponse(too_large_body(limit), status=413)
-
-
-def too_large_body(limit: int | None = None) -> dict:
-    """The 413's body, for a body over `limit` bytes (default: the setting)."""
-    limit = settings.MAX_REQUEST_BODY_BYTES if limit is None else limit
-    return error_body("invalid_request", "request_too_large", f"The request body must be at most {limit} bytes.")
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        view = getattr(view_func, "cls", view_func)
+        try:
+            if getattr(view, "reads_body_itself", False):
+                check_head(request)
+            else:
+                read_body(request)
+        except APIException as error:
+            return error_response(error)
+        return None

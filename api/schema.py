@@ -21,8 +21,8 @@ from rest_framework.exceptions import ErrorDetail
 
 from auth_keys.scopes import required_scope
 
+from .body import too_large_body
 from .exceptions import ServerError, ServiceUnavailable, exception_handler
-from .middleware import too_large_body
 
 PROJECT_ID_DESCRIPTION = (
     "Project ID of the project you're trying to access. An operator finds it in the admin's project "
@@ -75,7 +75,7 @@ ERROR_RESPONSES = {
         exceptions.PermissionDenied(),
     ),
     "404": ("The project, or the object in that project, does not exist.", exceptions.NotFound()),
-    "413": ("The request body is larger than the service takes.", None),  # the middleware's: `too_large_body`
+    "413": ("The request body is larger than the service takes.", None),  # `api.body.too_large_body`
     "415": ("The body's media type is not JSON, a form or multipart.", exceptions.UnsupportedMediaType("text/plain")),
     "429": (
         "Too many requests with this key; the `Retry-After` header says when to try again.",

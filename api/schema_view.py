@@ -14,12 +14,14 @@ from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView
 
+from .body import BodyAfterAuthenticationMixin
+
 # (renderer class) -> (content type, bytes). One per format; the description is the same for everyone.
 _rendered: dict[type, tuple[str, bytes]] = {}
 _building = threading.Lock()
 
 
-class SchemaView(SpectacularAPIView):
+class SchemaView(BodyAfterAuthenticationMixin, SpectacularAPIView):
     # Counted per client address, under its own limit (api/throttling.py).
     limit_requests_without_key = True
     address_limits = ("schema",)

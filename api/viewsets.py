@@ -11,6 +11,7 @@ from rest_framework.permissions import IsAuthenticated
 from auth_keys.authentication import PersonalAPIKeyAuthentication
 from projects.models import OrganizationMembership, Project
 
+from .body import BodyAfterAuthenticationMixin
 from .permissions import APIScopePermission, ProjectAccessPermission
 
 # Largest id a bigint column holds; a larger number names no project (and must not overflow a query).
@@ -18,7 +19,7 @@ MAX_PROJECT_ID = 2**63 - 1
 MAX_PROJECT_ID_DIGITS = len(str(MAX_PROJECT_ID))
 
 
-class ProjectScopedViewSet(viewsets.GenericViewSet):
+class ProjectScopedViewSet(BodyAfterAuthenticationMixin, viewsets.GenericViewSet):
     """Resolves the project from the URL, checks access in the contract's order, and filters every
     queryset by that project.
 

@@ -72,13 +72,13 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Its checks run in `process_view` (so its answers pass every middleware here), before the CSRF
+    # check reads a form; an API view's body is read only after its key has passed.
+    "api.middleware.RequestBodyLimitMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # Last, so that its 413 still passes every header middleware above; it runs before any view
-    # (or CSRF check) reads the body.
-    "api.middleware.RequestBodyLimitMiddleware",
     # Answers a locked-out admin login with the lockout page (django-axes).
     "axes.middleware.AxesMiddleware",
 ]
@@ -200,7 +200,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
-# Bodies larger than this are refused (413) before they are read: RequestBodyLimitMiddleware.
+# Bodies larger than this are refused (413) before they are read: api/body.py.
 MAX_REQUEST_BODY_BYTES = env.int("MAX_REQUEST_BODY_BYTES", default=1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
 

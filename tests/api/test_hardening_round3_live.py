@@ -104,3 +104,46 @@ def test_a_body_shorter_than_its_content_length_is_a_400_and_stores_nothing(tmp_
         assert b"incomplete_body" in answer
     assert listed[2]["count"] == 0
     assert retried[0] == 201  # nothing was stored, and the retry is a fresh create
+
+
+# --- Row 2: a slow body from a client without a key holds no worker -----------------------------------
+
+
+def start_slow_body(base_url, path: str, headers: str = "") -> socket.socket:
+    """Sends a request head and the first chunk of a chunked body, and never the rest."""
+    host, port = base_url.removeprefix("http://").split(":")
+    connection = socket.create_connection((host, int(port)), timeout=30)
+    connection.sendall(
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n{headers}"
+        "Transfer-Encoding: chunked\r\n\r\n1\r\n{\r\n".encode()
+    )
+    return connection
+
+
+def test_slow_bodies_without_a_valid_key_are_answered_from_their_head_and_stall_nobody(tmp_path):
+    with live_database(tmp_path) as service, served(service.env["DATABASE_URL"]) as (base_url, _):
+        path = f"/api/projects/{service.project_id}/signal_source_configs/"
+        # One worker, and bodies that never end: if anything read them, that worker would be held.
+        slow = [
+            start_slow_body(base_url, "/healthz"),
+            start_slow_body(base_url, path),
+            start_slow_body(base_url, path, "Authorization: Bearer phx_not_a_key\r\n"),
+            start_slow_body(base_url, "/api/schema/"),
+        ]
+        try:
+            # Each is answered while its body is still unfinished (the socket's timeout guards a hang).
+            answers = [connection.recv(200) for connection in slow]
+            health = call(base_url, "GET", "/healthz")
+            listed = call(base_url, "GET", path, service.raw_key)
+        finally:
+            for connection in slow:
+                connection.close()
+
+    assert [answer.split(b"\r\n", 1)[0] for answer in answers] == [
+        b"HTTP/1.1 405 Method Not Allowed",
+        b"HTTP/1.1 401 Unauthorized",
+        b"HTTP/1.1 401 Unauthorized",
+        b"HTTP/1.1 405 Method Not Allowed",
+    ]
+    assert health[0] == 200
+    assert listed[0] == 200
