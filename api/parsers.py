@@ -106,10 +106,10 @@ class MergePatchMixin:
     merge_patch_actions = ("partial_update",)
 
     # What this mixin adds to PATCH's OpenAPI operation (`api/schema.py` collects it): the merge-patch
-    # media type in words, not as a second request body (offered two media types,
-    # openapi-python-client sends every PATCH as a merge patch, which changes what `config` means).
+    # media type as a second request body, after JSON, and in words.
     openapi_by_action = {
         "partial_update": {
+            "merge_patch": True,
             "description": "With `Content-Type: application/merge-patch+json` (RFC 7396), `config` is merged "
             "into the stored one key by key (`null` removes a key, objects merge recursively) and the result is "
             "checked as a whole; with `application/json` it is replaced whole."

@@ -8,12 +8,13 @@ Resource-specific pieces live beside what they describe: the key scheme in `auth
 the `config` and `status` fields in `signalsource/schema.py`. `make openapi` writes `openapi.yaml`.
 """
 
+import copy
 import json
 
 from django_filters.utils import translate_validation
 from drf_spectacular import openapi
 from drf_spectacular.extensions import OpenApiSerializerExtension
-from drf_spectacular.plumbing import is_serializer
+from drf_spectacular.plumbing import ResolvedComponent, force_instance, is_serializer
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiRequest, OpenApiResponse
 from rest_framework import exceptions, serializers
@@ -23,6 +24,18 @@ from auth_keys.scopes import required_scope
 
 from .body import too_large_body
 from .exceptions import ServerError, ServiceUnavailable, exception_handler
+from .parsers import MERGE_PATCH_MEDIA_TYPE
+
+MERGE_PATCH_DESCRIPTION = (
+    "A JSON merge patch (RFC 7396), sent with `Content-Type: application/merge-patch+json`: what it leaves "
+    "out keeps its stored value, and each object in it is merged into the stored one."
+)
+MERGED_OBJECT = {
+    "type": "object",
+    "additionalProperties": True,
+    "description": "Merged into the stored object key by key: a key set to `null` is removed, an object merges "
+    "recursively, any other value replaces the stored one. The result is checked as a whole, as a JSON body's is.",
+}
 
 PROJECT_ID_DESCRIPTION = (
     "Project ID of the project you're trying to access. An operator finds it in the admin's project "
@@ -217,7 +230,42 @@ class AutoSchema(openapi.AutoSchema):
         if example is None:
             return serializer
         # By method: drf-spectacular marks a PATCH's serializer partial only later.
-        return OpenApiRequest(serializer, examples=[example(self.method)])
+        body = OpenApiRequest(serializer, examples=[example(self.method)])
+        if self.method != "PATCH" or not any(self._contributions("merge_patch")):
+            return body
+        # JSON first (generators that take one media type take the first). The merge patch has a
+        # component of its own, so that a generated client tells the two bodies apart by type (with
+        # one schema under both, openapi-python-client sends every PATCH as a merge patch).
+        merge_example = example(self.method, MERGE_PATCH_MEDIA_TYPE)
+        merge_patch = OpenApiRequest(self._merge_patch_component(serializer, merge_example), examples=[merge_example])
+        return {"application/json": body, MERGE_PATCH_MEDIA_TYPE: merge_patch}
+
+    def _merge_patch_component(self, serializer, merge_example: OpenApiExample) -> dict:
+        """A reference to the component of `serializer`'s PATCH body read as an RFC 7396 merge patch:
+        `<Name>MergePatch`, its object fields merged key by key rather than replaced. The example is
+        also the schema's: Swagger UI, switched to this media type after "Try it out", fills in a
+        sample built from the schema rather than the media type's example."""
+        partial = copy.copy(force_instance(serializer))
+        partial.partial = True
+        patched = self.resolve_serializer(partial, "request")
+        properties = {
+            name: MERGED_OBJECT if field_schema.get("type") == "object" else field_schema
+            for name, field_schema in patched.schema.get("properties", {}).items()
+        }
+        name = patched.name.removeprefix("Patched").removesuffix("Request") + "MergePatch"
+        component = ResolvedComponent(
+            name=name,
+            type=ResolvedComponent.SCHEMA,
+            object=name,
+            schema={
+                "type": "object",
+                "description": MERGE_PATCH_DESCRIPTION,
+                "properties": properties,
+                "example": merge_example.value,
+            },
+        )
+        self.registry.register_on_missing(component)
+        return component.ref
 
     def get_response_serializers(self):
         serializer = super().get_response_serializers()

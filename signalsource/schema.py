@@ -3,6 +3,8 @@ derived from the catalog and the model so that the description cannot drift from
 
 from drf_spectacular.utils import OpenApiExample
 
+from api.parsers import MERGE_PATCH_MEDIA_TYPE
+
 from . import catalog
 from .models import ProcessingStatus
 
@@ -169,8 +171,23 @@ def partial_update_example() -> dict:
     return {"enabled": False, "config": {rule.key: example_value(rule.schema) for rule in catalog.COMMON_CONFIG_RULES}}
 
 
-def request_example(method: str) -> OpenApiExample:
-    """The request example of a create (POST), a full update (PUT) or a partial one (PATCH)."""
+def merge_patch_example() -> dict:
+    """A merge patch that succeeds on any config: sets one key every source checks, removes another,
+    keeps the rest."""
+    return {"config": {"steering": EXAMPLE_STEERING, "default_not_actionable": None}}
+
+
+def request_example(method: str, media_type: str = "application/json") -> OpenApiExample:
+    """The request example of a create (POST), a full update (PUT) or a partial one (PATCH), as JSON
+    or as a merge patch."""
+    if method == "PATCH" and media_type == MERGE_PATCH_MEDIA_TYPE:
+        return OpenApiExample(
+            "Merge",
+            value=merge_patch_example(),
+            request_only=True,
+            description="Succeeds on any config: sets `steering`, removes `default_not_actionable` and keeps "
+            "every other key.",
+        )
     if method == "PATCH":
         return OpenApiExample(
             "Change", value=partial_update_example(), request_only=True, description="Succeeds on any config."

@@ -65,9 +65,10 @@ class SignalSourceConfigSerializer(serializers.ModelSerializer):
         # still accepts the config's own values there, as PostHog's does).
         create_only_fields = SignalSourceConfig.SOURCE_FIELDS
 
-    def schema_request_example(self, method: str) -> OpenApiExample:
-        """The OpenAPI description's request example for a body sent with this method (`api/schema.py`)."""
-        return request_example(method)
+    def schema_request_example(self, method: str, media_type: str = "application/json") -> OpenApiExample:
+        """The OpenAPI description's request example for a body sent with this method and media type
+        (`api/schema.py`)."""
+        return request_example(method, media_type)
 
     def to_representation(self, instance):
         # What ModelSerializer's walk over the fields gives, built directly: 60 us of CPU for a

@@ -1,10 +1,13 @@
 """The description's examples are what the server does: its request examples succeed, and each
 error example is the body the server answers for that status, on every route."""
 
+import json
+
 import pytest
 import yaml
 from django.test import override_settings
 
+from api.parsers import MERGE_PATCH_MEDIA_TYPE
 from tests.helpers import OPENAPI_FILE, Tenant, make_config, make_key
 
 ROUTES = ("signal_source_configs", "signals/source_configs")
@@ -63,6 +66,23 @@ def test_create_replace_and_patch_examples_succeed(spec, route):
     changed = tenant.client.patch(detail_url, request_example(spec, "patch", detail_path(route)), format="json")
     assert changed.status_code == 200, changed.content
     assert changed.json()["config"] == request_example(spec, "patch", detail_path(route))["config"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("route", ROUTES)
+def test_the_merge_patch_example_merges(spec, route):
+    tenant = Tenant()
+    config = make_config(
+        tenant.project, "github", "issue", config={"default_not_actionable": True, "labels": ["bug"], "steering": "x"}
+    )
+    (example,) = spec["paths"][detail_path(route)]["patch"]["requestBody"]["content"][MERGE_PATCH_MEDIA_TYPE][
+        "examples"
+    ].values()
+    changed = tenant.client.generic(
+        "PATCH", url(tenant, route, str(config.id)), json.dumps(example["value"]), MERGE_PATCH_MEDIA_TYPE
+    )
+    assert changed.status_code == 200, changed.content
+    assert changed.json()["config"] == {"labels": ["bug"], "steering": example["value"]["config"]["steering"]}
 
 
 @pytest.mark.django_db

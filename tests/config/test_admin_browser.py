@@ -174,6 +174,14 @@ def sources_the_docs_mention():
     return [source for source in catalog.SOURCES if re.search(rf"\b{re.escape(source.product)}\b", text)]
 
 
+def open_swagger_ui_with_a_key(page, service_url, raw_key):
+    page.goto(f"{service_url}/api/schema/swagger-ui/")
+    page.click("button.authorize")
+    page.locator(".modal-ux input").first.fill(raw_key)
+    page.click(".modal-ux .auth-btn-wrapper button.authorize")
+    page.click(".modal-ux button.btn-done")
+
+
 @pytest.mark.parametrize("route", SWAGGER_CREATES)
 def test_swagger_ui_default_create_example_succeeds(service_url, settings, route):
     """A developer on the docs page, after following the README and docs/ (every source they name is
@@ -194,12 +202,7 @@ def test_swagger_ui_default_create_example_succeeds(service_url, settings, route
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
         page.set_default_timeout(15_000)
-        page.goto(f"{service_url}/api/schema/swagger-ui/")
-
-        page.click("button.authorize")
-        page.locator(".modal-ux input").first.fill(raw_key)
-        page.click(".modal-ux .auth-btn-wrapper button.authorize")
-        page.click(".modal-ux button.btn-done")
+        open_swagger_ui_with_a_key(page, service_url, raw_key)
 
         operation = page.locator(f"#operations-{tag}-{tag}_create")
         operation.locator(".opblock-summary").click()
@@ -218,3 +221,38 @@ def test_swagger_ui_default_create_example_succeeds(service_url, settings, route
     [config] = body["results"]  # newest first
     assert (config["source_product"], config["source_type"]) == (example["source_product"], example["source_type"])
     assert config["config"] == example["config"]
+
+
+@pytest.mark.parametrize("route", SWAGGER_CREATES)
+def test_swagger_ui_sends_a_merge_patch(service_url, route):
+    """PATCH in Swagger UI with `application/merge-patch+json` picked in its content-type list: the
+    example is merged into the stored config (keys it leaves out are kept)."""
+    tag, path, _ = SWAGGER_CREATES[route]
+    from playwright.sync_api import expect, sync_playwright
+
+    tenant = Tenant()
+    project_id, raw_key = tenant.project.id, tenant.raw_key
+    stored = make_config(tenant.project, "github", "issue", config={"default_not_actionable": True, "labels": ["bug"]})
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.set_default_timeout(15_000)
+        open_swagger_ui_with_a_key(page, service_url, raw_key)
+
+        operation = page.locator(f"#operations-{tag}-{tag}_partial_update")
+        operation.locator(".opblock-summary").click()
+        operation.locator("button.try-out__btn").click()
+        operation.locator("tr[data-param-name='project_id'] input").fill(str(project_id))
+        operation.locator("tr[data-param-name='id'] input").fill(str(stored.id))
+        operation.locator("select[aria-label='Request content type']").select_option("application/merge-patch+json")
+        example = json.loads(operation.locator("textarea.body-param__text").input_value())
+        operation.locator("button.execute").click()
+
+        live = operation.locator(".live-responses-table tr.response .response-col_status").first
+        expect(live).to_have_text("200")
+        browser.close()
+
+    status, config = api_get(f"{service_url}/api/projects/{project_id}/{path}/{stored.id}/", raw_key)
+    assert status == 200, config
+    assert example["config"]["default_not_actionable"] is None  # the example removes a key
+    assert config["config"] == {"labels": ["bug"], "steering": example["config"]["steering"]}
