@@ -1,4 +1,6 @@
 from django.contrib import admin
+from django.http import HttpResponseRedirect
+from django.templatetags.static import static
 from django.urls import include, path
 from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
 
@@ -8,7 +10,14 @@ from api.schema_view import SchemaView
 # The admin's "View site" link: this service has no site but its API, so the API's docs page.
 admin.site.site_url = "/api/schema/swagger-ui/"
 
+
+def favicon(request):
+    # Browsers ask every site for /favicon.ico when a page names no icon (the admin's pages do not).
+    return HttpResponseRedirect(static("api/favicon.svg"))
+
+
 urlpatterns = [
+    path("favicon.ico", favicon),
     path("healthz", health.healthz),
     path("readyz", health.readyz),
     path("admin/", admin.site.urls),

@@ -7,6 +7,7 @@ same WSGI application and middleware as production, so whitenoise serves the adm
 
 import json
 import re
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -256,3 +257,37 @@ def test_swagger_ui_sends_a_merge_patch(service_url, route):
     assert status == 200, config
     assert example["config"]["default_not_actionable"] is None  # the example removes a key
     assert config["config"] == {"labels": ["bug"], "steering": example["config"]["steering"]}
+
+
+# Each docs page and what shows it has loaded.
+DOCS_PAGES = {"/api/schema/redoc/": "text=API docs by Redocly", "/api/schema/swagger-ui/": ".opblock"}
+
+
+@pytest.mark.parametrize("docs_page", DOCS_PAGES)
+def test_docs_pages_ask_nothing_of_another_host(service_url, docs_page):
+    """Every request a docs page makes goes to this service and succeeds (Redoc's sidebar logo would
+    come from cdn.redoc.ly), and its icon and /favicon.ico are found."""
+    from playwright.sync_api import sync_playwright
+
+    requests, failures, answers = [], [], []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1366, "height": 900})
+        page.set_default_timeout(15_000)
+        page.on("request", lambda request: requests.append(request.url))
+        page.on("requestfailed", lambda request: failures.append((request.url, request.failure)))
+        page.on("response", lambda response: answers.append((response.url, response.status)))
+        page.goto(f"{service_url}{docs_page}")
+        page.locator(DOCS_PAGES[docs_page]).first.wait_for()
+        page.wait_for_load_state("networkidle")
+        icon = page.locator("link[rel~=icon]").first.get_attribute("href")
+        icon_status = page.request.get(urllib.parse.urljoin(page.url, icon)).status
+        favicon_status = page.request.get(f"{service_url}/favicon.ico").status
+        browser.close()
+
+    ours = (f"{service_url}/", f"blob:{service_url}/", "data:")  # blob: a worker Redoc makes from its own script
+    elsewhere = [url for url in requests if not url.startswith(ours)]
+    assert not elsewhere
+    assert not failures
+    assert all(status < 400 for _, status in answers), answers
+    assert (icon_status, favicon_status) == (200, 200)
