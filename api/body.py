@@ -4,23 +4,19 @@ The head alone decides what it can: a `Content-Length` that is not a number (400
 `MAX_REQUEST_BODY_BYTES` (413). The body itself is read only when something needs it, and an API
 view needs it only after the key has passed (authentication, rate limits, permissions), so a request
 without a valid key, or one for a probe, costs a worker no read of its body however slowly it comes
-(issue 25, row 2). `read_body` then reads it whole, refusing a body shorter than its
-`Content-Length` (a client that died mid-upload: 400 `incomplete_body`, nothing parsed) and a
-chunked body over the limit (413), and hands a chunked body on as one of known length (Django
-would otherwise see it as empty).
+(issue 25, row 2). `read_body` then refuses a chunked body before reading any of it (411: the
+server, granian, reads a chunked body cut off before its last chunk as a complete one, so it could
+be stored half; nginx in front sends every body with its length), and reads any other whole,
+refusing one shorter than its `Content-Length` (a client that died mid-upload: 400
+`incomplete_body`, nothing parsed).
 """
 
-import io
-
 from django.conf import settings
-from django.core.handlers.wsgi import LimitedStream
 from django.http import JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.request import Request
 
 from .exceptions import error_body
-
-READ_SIZE = 64 * 1024
 
 
 class BadContentLength(exceptions.ParseError):
@@ -35,14 +31,23 @@ class IncompleteBody(exceptions.ParseError):
     default_code = "incomplete_body"
 
 
+class LengthRequired(exceptions.APIException):
+    status_code = status.HTTP_411_LENGTH_REQUIRED
+    default_type = "invalid_request"
+    default_detail = (
+        "The request body must be sent with a Content-Length, not chunked: "
+        "a chunked body cut off before its end cannot be told from a complete one."
+    )
+    default_code = "length_required"
+
+
 class BodyTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_code = "request_too_large"
     default_type = "invalid_request"
 
-    def __init__(self, limit: int | None = None):
-        limit = settings.MAX_REQUEST_BODY_BYTES if limit is None else limit
-        super().__init__(f"The request body must be at most {limit} bytes.")
+    def __init__(self):
+        super().__init__(f"The request body must be at most {settings.MAX_REQUEST_BODY_BYTES} bytes.")
 
 
 def error_response(error: exceptions.APIException) -> JsonResponse:
@@ -69,30 +74,14 @@ def read_body(request) -> None:
     """Reads the Django `request`'s body whole, once, or raises (see the module)."""
     if getattr(request, "_body_checked", False):
         return
+    # Whatever Content-Length comes with it: a Transfer-Encoding overrides it (RFC 9112, 6.3).
+    if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+        raise LengthRequired()
     check_head(request)
     declared = int((request.META.get("CONTENT_LENGTH") or "0").strip())
-    if declared:
-        if len(request.body) < declared:
-            raise IncompleteBody()
-    elif "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
-        limit = settings.MAX_REQUEST_BODY_BYTES
-        body = _read_at_most(request.environ["wsgi.input"], limit + 1)
-        if len(body) > limit:
-            raise BodyTooLarge(limit)
-        request._stream = LimitedStream(io.BytesIO(body), len(body))
-        request.META["CONTENT_LENGTH"] = str(len(body))
+    if declared and len(request.body) < declared:
+        raise IncompleteBody()
     request._body_checked = True
-
-
-def _read_at_most(stream, size: int) -> bytes:
-    parts, remaining = [], size
-    while remaining > 0:
-        part = stream.read(min(READ_SIZE, remaining))
-        if not part:
-            break
-        parts.append(part)
-        remaining -= len(part)
-    return b"".join(parts)
 
 
 class CheckedBodyRequest(Request):

@@ -87,7 +87,7 @@ class AllowedHostMiddleware:
 
 class RequestBodyLimitMiddleware:
     """Refuses a `Content-Length` over `MAX_REQUEST_BODY_BYTES` (413) or not a number (400) from the
-    head, and has the body read through `api.body.read_body` (short and chunked bodies) before a view
+    head, and has the body read through `api.body.read_body` (chunked and short bodies) before a view
     that reads its own runs, except where the view reads it later itself: an API view after the key
     has passed (`api.body.BodyAfterAuthenticationMixin`), or never (a probe, `reads_body_itself`).
     In `process_view`, before the CSRF check reads a form, so that its answers pass every header

@@ -22,7 +22,7 @@ from rest_framework.exceptions import ErrorDetail
 
 from auth_keys.scopes import required_scope
 
-from .body import too_large_body
+from .body import LengthRequired, too_large_body
 from .exceptions import ServerError, ServiceUnavailable, exception_handler
 from .parsers import MERGE_PATCH_MEDIA_TYPE
 
@@ -45,8 +45,8 @@ PROJECT_ID_DESCRIPTION = (
 ERROR_TYPES = [
     ("validation_error", "The body or a parameter breaks a rule (400)."),
     ("authentication_error", "No valid API key (401), or the key may not do this (403)."),
-    ("invalid_request", "No such project, object, route or method (404, 405), a body too large (413), "
-     "of an unsupported media type (415) or unreadable (400)."),
+    ("invalid_request", "No such project, object, route or method (404, 405), a body sent chunked "
+     "(411), too large (413), of an unsupported media type (415) or unreadable (400)."),
     ("throttled_error", "Too many requests with this key (429)."),
     ("server_error", "The service failed (5xx); the body also carries a `request_id`."),
 ]  # fmt: skip
@@ -88,6 +88,7 @@ ERROR_RESPONSES = {
         exceptions.PermissionDenied(),
     ),
     "404": ("The project, or the object in that project, does not exist.", exceptions.NotFound()),
+    "411": ("The request body was sent chunked; send it with a Content-Length.", LengthRequired()),
     "413": ("The request body is larger than the service takes.", None),  # `api.body.too_large_body`
     "415": ("The body's media type is not JSON, a form or multipart.", exceptions.UnsupportedMediaType("text/plain")),
     "429": (
@@ -100,7 +101,7 @@ ERROR_RESPONSES = {
 EXAMPLE_REQUEST_ID = "5f0c6f1e-6c1b-4a5e-9a57-1d2f3b4c5d6e"
 # What every operation of a project-scoped route may answer, and what one with a body adds.
 EVERY_ACTIONS_ERRORS = ("401", "403", "404", "429", "500", "503")
-BODY_ERRORS = ("400", "413", "415")
+BODY_ERRORS = ("400", "411", "413", "415")
 BODY_METHODS = ("POST", "PUT", "PATCH")
 SUMMARIES = {
     "list": "List {plural}",

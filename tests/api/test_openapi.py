@@ -299,6 +299,7 @@ ERROR_TYPE_OF_STATUS = {
     "401": "authentication_error",
     "403": "authentication_error",
     "404": "invalid_request",
+    "411": "invalid_request",
     "413": "invalid_request",
     "415": "invalid_request",
     "409": "invalid_request",
@@ -312,7 +313,7 @@ ERROR_TYPE_OF_STATUS = {
 
 def test_success_and_error_responses(spec):
     every = {"401", "403", "404", "429", "500", "503"}
-    body = {"400", "413", "415"}
+    body = {"400", "411", "413", "415"}
     expected = {
         ("get", LIST_PATH): {"200", "400"} | every,
         # 304, 409, 412 and 422: the conditional and idempotency headers (issue 15).
@@ -345,7 +346,7 @@ def test_every_project_operation_documents_the_errors_every_request_can_get(spec
     names its own responses would replace them (drf-spectacular's override skips the schema
     class's hook), as the bulk's once did."""
     every = {"401", "403", "404", "429", "500", "503"}
-    body = {"400", "413", "415"}
+    body = {"400", "411", "413", "415"}
     for path, operations in spec["paths"].items():
         if not path.startswith("/api/projects/{project_id}/"):
             continue

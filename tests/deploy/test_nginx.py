@@ -176,3 +176,22 @@ def test_the_schema_is_cached_and_bodies_over_the_service_limit_get_its_413(topo
     status, _, text = _request(service.base_url, "POST", path, headers, b"x" * (1024 * 1024 + 1))
     assert status == 413
     assert json.loads(text)["code"] == "request_too_large"
+
+
+def test_a_chunked_create_reaches_the_service_with_its_length(topology):
+    # The service refuses chunked bodies (411: its server cannot tell a cut-off one from a whole one);
+    # nginx reads the whole body first and forwards it with a Content-Length, so clients behind it may chunk.
+    service, _ = topology
+    path = service.configs_url.removeprefix(service.base_url)
+    headers = {"Authorization": f"Bearer {service.raw_key}", "Content-Type": "application/json"}
+    body = json.dumps({"source_product": "github", "source_type": "issue", "config": {}}).encode()
+    host, port = service.base_url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        conn.request("POST", path, body=iter([body[:10], body[10:]]), headers=headers, encode_chunked=True)
+        response = conn.getresponse()
+        status, created = response.status, json.loads(response.read())
+    finally:
+        conn.close()
+    assert status == 201, created
+    assert created["source_product"] == "github"
