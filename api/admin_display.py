@@ -1,5 +1,6 @@
 """Small display helpers the admins share."""
 
+from django.contrib import admin
 from django.utils import timezone
 from django.utils.dateformat import format as format_date
 
@@ -9,3 +10,9 @@ def time_with_zone(value) -> str:
     if value is None:
         return "-"
     return format_date(timezone.localtime(value), "Y-m-d H:i:s T")
+
+
+class DropdownChoicesFilter(admin.ChoicesFieldListFilter):
+    """A field's choices as one select in the filter sidebar, for fields with many choices."""
+
+    template = "admin/dropdown_filter.html"

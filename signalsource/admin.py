@@ -11,7 +11,7 @@ from django.utils.html import format_html, format_html_join
 from activity_log import selectors as activity_selectors
 from activity_log.admin import activity_log_changelist_url
 from activity_log.services import Actor
-from api.admin_display import time_with_zone
+from api.admin_display import DropdownChoicesFilter, time_with_zone
 
 from . import activity, catalog, health, services
 from .forms import SignalSourceConfigAdminForm, admin_messages
@@ -49,11 +49,10 @@ class StatusFilter(admin.SimpleListFilter):
 @admin.register(SignalSourceConfig)
 class SignalSourceConfigAdmin(admin.ModelAdmin):
     form = SignalSourceConfigAdminForm
+    # What fits 1366 px without scrolling: the source's label says its product and type.
     list_display = [
         "source",
         "project",
-        "source_product",
-        "source_type",
         "enabled",
         "shown_status",
         "health",
@@ -61,8 +60,8 @@ class SignalSourceConfigAdmin(admin.ModelAdmin):
         "updated",
     ]
     list_filter = [
-        "source_product",
-        "source_type",
+        ("source_product", DropdownChoicesFilter),
+        ("source_type", DropdownChoicesFilter),
         "enabled",
         StatusFilter,
         ("project__organization", admin.RelatedOnlyFieldListFilter),

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from django.test.testcases import LiveServerThread
 
-from tests.helpers import PROJECT_DIR, Tenant, make_config, make_organization, make_user
+from tests.helpers import PROJECT_DIR, Tenant, make_config, make_key, make_organization, make_user
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -291,3 +291,65 @@ def test_docs_pages_ask_nothing_of_another_host(service_url, docs_page):
     assert not failures
     assert all(status < 400 for _, status in answers), answers
     assert (icon_status, favicon_status) == (200, 200)
+
+
+NARROW = {"width": 1366, "height": 768}  # a common laptop screen
+
+
+def assert_no_horizontal_scroll(page):
+    widths = page.evaluate("[document.scrollingElement.scrollWidth, document.scrollingElement.clientWidth]")
+    assert widths[0] <= widths[1], widths
+
+
+def assert_columns_shown(page, *names):
+    for name in names:
+        header = page.locator(f"#result_list thead th.column-{name}")
+        box = header.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= NARROW["width"], (name, box)
+
+
+def test_admin_lists_fit_1366_px_and_the_history_says_one_thing(service_url, django_user_model, settings):
+    """At 1366 px the config list shows status and updated-at and the key list last used, expiry and
+    revoked without a horizontal scroll; the filter sidebar of ~51 products stays short; a config's
+    History page is its activity log only. Screenshots in test-artifacts/."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from signalsource import catalog
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    django_user_model.objects.create_superuser("operator", "operator@example.com", OPERATOR_PASSWORD)
+    tenant = Tenant(scopes=["task:read", "task:write", "activity_log:read"])
+    configs = [make_config(tenant.project, source.product, source.type) for source in catalog.SOURCES[:12]]
+    make_key(tenant.user, ["task:read", "task:write", "activity_log:read"], label="a rather long label for a key")
+    artifacts = PROJECT_DIR / "test-artifacts"
+    artifacts.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport=NARROW)
+        page.set_default_timeout(15_000)
+        page.goto(f"{service_url}/admin/")
+        page.fill("#id_username", "operator")
+        page.fill("#id_password", OPERATOR_PASSWORD)
+        page.click("input[type=submit]")
+        expect(page.locator("#content h1")).to_have_text("Site administration")
+
+        page.goto(f"{service_url}/admin/signalsource/signalsourceconfig/")
+        expect(page.locator("#result_list tbody tr")).to_have_count(len(configs))
+        page.screenshot(path=str(artifacts / "admin-config-list-1366.png"), full_page=True)
+        assert_no_horizontal_scroll(page)
+        assert_columns_shown(page, "source", "enabled", "shown_status", "health", "updated")
+        sidebar = page.locator("#changelist-filter").bounding_box()
+        assert sidebar["height"] <= NARROW["height"], sidebar
+        page.locator("select[aria-label='By source product']").select_option(label="GitHub")
+        expect(page.locator("#result_list tbody tr")).to_have_count(1)
+
+        page.goto(f"{service_url}/admin/auth_keys/personalapikey/")
+        page.screenshot(path=str(artifacts / "admin-key-list-1366.png"), full_page=True)
+        assert_no_horizontal_scroll(page)
+        assert_columns_shown(page, "mask", "user", "last_used_at", "expires_at", "revoked")
+
+        page.goto(f"{service_url}/admin/signalsource/signalsourceconfig/{configs[0].id}/history/")
+        expect(page.locator("#activity-log")).to_be_visible()
+        page.screenshot(path=str(artifacts / "admin-config-history-1366.png"), full_page=True)
+        assert "change history" not in page.inner_text("#content")  # Django's "no change history" line
+        browser.close()
