@@ -178,6 +178,14 @@ def test_the_schema_is_cached_and_bodies_over_the_service_limit_get_its_413(topo
     assert json.loads(text)["code"] == "request_too_large"
 
 
+def _trickled(chunks):
+    """Chunks sent a moment apart, so that nginx cannot see the whole body in its first read."""
+    for index, chunk in enumerate(chunks):
+        if index:
+            time.sleep(0.5)
+        yield chunk
+
+
 def test_a_chunked_create_reaches_the_service_with_its_length(topology):
     # The service refuses chunked bodies (411: its server cannot tell a cut-off one from a whole one);
     # nginx reads the whole body first and forwards it with a Content-Length, so clients behind it may chunk.
@@ -188,7 +196,7 @@ def test_a_chunked_create_reaches_the_service_with_its_length(topology):
     host, port = service.base_url.removeprefix("http://").split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=30)
     try:
-        conn.request("POST", path, body=iter([body[:10], body[10:]]), headers=headers, encode_chunked=True)
+        conn.request("POST", path, body=_trickled([body[:10], body[10:]]), headers=headers, encode_chunked=True)
         response = conn.getresponse()
         status, created = response.status, json.loads(response.read())
     finally:
