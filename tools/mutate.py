@@ -38,7 +38,11 @@ MODULES = {
         "tests/signalsource/test_bulk.py",
         "tests/api/test_openapi_headers.py",
     ],
-    "api/parsers.py": ["tests/api/test_bad_input.py", "tests/signalsource/test_merge_patch.py"],
+    "api/parsers.py": [
+        "tests/api/test_parsers.py",
+        "tests/api/test_bad_input.py",
+        "tests/signalsource/test_merge_patch.py",
+    ],
     "common/sql.py": ["tests/common/test_sql.py", "tests/signalsource/test_selectors.py"],
     # test_sql.py: the reads ask the routers for their database.
     "signalsource/selectors.py": ["tests/signalsource/test_selectors.py", "tests/common/test_sql.py"],

@@ -4,7 +4,7 @@ name, and write a change and its record together or not at all."""
 import uuid
 
 import pytest
-from django.db import IntegrityError, connection, models
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Value
 from django.test.utils import CaptureQueriesContext, isolate_apps
 
@@ -112,6 +112,29 @@ def test_on_postgresql_each_change_its_record_and_its_event_are_one_statement(te
         "signal_source_config.deleted",
     ]
     assert not SignalSourceConfig.objects.exists()
+
+
+def _advisory_locks_held() -> list[int]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT objid FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()")
+        return [row[0] for row in cursor.fetchall()]
+
+
+@pytest.mark.django_db(transaction=True)  # real transactions: the lock is held to commit
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the advisory lock is PostgreSQL's")
+def test_on_postgresql_a_write_with_a_lock_takes_it_and_holds_it_to_commit(tenant):
+    config = make_config(tenant.project)
+    with transaction.atomic():
+        update = sql.update(SignalSourceConfig, {"enabled": False}, where={"id": config.pk})
+        assert sql.execute(update, lock=4242) == 1
+        assert _advisory_locks_held() == [4242]
+    assert _advisory_locks_held() == []
+    with transaction.atomic():
+        delete = sql.delete(SignalSourceConfig, where={"id": config.pk})
+        assert sql.write_then_insert(delete, _record(tenant.project), lock=4343) == 1
+        assert _advisory_locks_held() == [4343]
+    assert not SignalSourceConfig.objects.exists()
+    assert ActivityLog.objects.get().activity == "deleted"
 
 
 @isolate_apps("common")

@@ -1,0 +1,80 @@
+"""The parsers' own rules (api/parsers.py), at their edges: how large and deep a JSON body may be,
+which content types are merge patches, and how form fields are decoded."""
+
+import io
+
+import pytest
+from django.test import RequestFactory
+from rest_framework.exceptions import ParseError
+from rest_framework.request import Request
+
+from api.parsers import (
+    MAX_JSON_DEPTH,
+    MAX_JSON_NODES,
+    ORJSONParser,
+    StrictFormParser,
+    is_merge_patch,
+)
+
+
+def _parse(raw: bytes):
+    return ORJSONParser().parse(io.BytesIO(raw))
+
+
+def _nested(opening: bytes, closing: bytes, depth: int) -> bytes:
+    return opening * depth + closing * depth
+
+
+@pytest.mark.parametrize(("opening", "closing"), [(b"[", b"]"), (b'{"a":', b"}")], ids=["arrays", "objects"])
+def test_a_body_may_be_nested_as_deep_as_the_limit_and_no_deeper(opening, closing):
+    deepest = _nested(opening, closing, MAX_JSON_DEPTH - 1).replace(closing, b"[]" + closing, 1)
+    assert _parse(deepest) is not None
+    with pytest.raises(ParseError, match=rf"^JSON body is nested deeper than {MAX_JSON_DEPTH} levels\.$"):
+        _parse(opening + deepest + closing)
+
+
+def test_a_body_may_hold_as_many_values_as_the_limit_and_no_more():
+    # The array itself is one value: MAX_JSON_NODES - 1 numbers in it make the limit.
+    largest = b"[" + b",".join([b"0"] * (MAX_JSON_NODES - 1)) + b"]"
+    assert len(_parse(largest)) == MAX_JSON_NODES - 1
+    with pytest.raises(ParseError, match=rf"^JSON body has more than {MAX_JSON_NODES} values\.$"):
+        _parse(b"[0," + largest[1:])
+    # Commas and brackets inside strings are no values: a body that only looks large is taken.
+    assert _parse(b'["' + b",[{" * MAX_JSON_NODES + b'"]') == [",[{" * MAX_JSON_NODES]
+
+
+def test_a_body_that_is_no_json_says_so():
+    with pytest.raises(ParseError, match=r"^JSON parse error - "):
+        _parse(b'{"a": ')
+
+
+@pytest.mark.parametrize(
+    ("content_type", "merge_patch"),
+    [
+        ("application/merge-patch+json", True),
+        ("Application/Merge-Patch+JSON ; charset=utf-8", True),
+        ("application/merge-patch+json; charset=utf-8; profile=x", True),
+        ("application/json; x=application/merge-patch+json", False),
+        ("application/json", False),
+    ],
+)
+def test_a_merge_patch_is_known_by_its_media_type_whatever_its_parameters(content_type, merge_patch):
+    request = Request(RequestFactory().patch("/", b"{}", content_type=content_type))
+    assert is_merge_patch(request) is merge_patch
+
+
+def _form(raw: bytes, encoding: str):
+    return StrictFormParser().parse(io.BytesIO(raw), parser_context={"encoding": encoding})
+
+
+def test_form_fields_are_decoded_strictly_in_the_bodys_charset():
+    assert _form(b"name=caf%C3%A9", "utf-8")["name"] == "café"
+    assert _form(b"name=caf%E9", "iso-8859-1")["name"] == "café"
+    with pytest.raises(ParseError, match=r"^Form body is not valid utf-8 text\.$"):
+        _form(b"name=caf%E9", "utf-8")
+
+
+def test_a_parsed_form_cannot_be_changed_afterwards():
+    data = _form(b"name=a", "utf-8")
+    with pytest.raises(AttributeError):
+        data["name"] = "b"
