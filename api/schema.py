@@ -22,9 +22,13 @@ from rest_framework.exceptions import ErrorDetail
 
 from auth_keys.scopes import required_scope
 
+from . import idempotency
 from .body import LengthRequired, too_large_body
-from .exceptions import ServerError, ServiceUnavailable, exception_handler
+from .exceptions import DB_RETRY_AFTER_SECONDS, ServerError, ServiceUnavailable, exception_handler
+from .pagination import LimitOffsetPagination
 from .parsers import MERGE_PATCH_MEDIA_TYPE
+from .throttling import PERIOD_SECONDS
+from .viewsets import MAX_PROJECT_ID
 
 MERGE_PATCH_DESCRIPTION = (
     "A JSON merge patch (RFC 7396), sent with `Content-Type: application/merge-patch+json`: what it leaves "
@@ -112,6 +116,16 @@ SUMMARIES = {
     "destroy": "Delete a {name}",
 }
 
+# An operation's description when its view says nothing more (every operation has one).
+DESCRIPTIONS = {
+    "list": "The project's {plural}, a page at a time.",
+    "create": "Creates a {name} in the project.",
+    "retrieve": "The project's {name} with this id.",
+    "update": "Replaces the {name}'s fields with the body's.",
+    "partial_update": "Changes the fields the body sends; the others keep their values.",
+    "destroy": "Deletes the {name}.",
+}
+
 
 BAD_FILTER_VALUE = "maybe"
 
@@ -196,13 +210,17 @@ class AutoSchema(openapi.AutoSchema):
         basename = getattr(self.view, "basename", None)
         return [basename] if basename else super().get_tags()
 
-    def get_summary(self):
+    def _by_model(self, templates: dict) -> str | None:
+        """The action's template from `templates`, filled with the view's model's names."""
         queryset = getattr(self.view, "queryset", None)
-        template = SUMMARIES.get(getattr(self.view, "action", None))
+        template = templates.get(self._action())
         if queryset is None or template is None:
-            return super().get_summary()
+            return None
         meta = queryset.model._meta
         return template.format(name=meta.verbose_name, plural=meta.verbose_name_plural)
+
+    def get_summary(self):
+        return self._by_model(SUMMARIES) or super().get_summary()
 
     def get_override_parameters(self):
         parameters = list(super().get_override_parameters())
@@ -216,7 +234,8 @@ class AutoSchema(openapi.AutoSchema):
 
     def get_description(self):
         description = super().get_description() or ""
-        return "\n\n".join([description, *self._contributions("description")]).strip()
+        described = "\n\n".join([description, *self._contributions("description")]).strip()
+        return described or self._by_model(DESCRIPTIONS) or ""
 
     def map_parsers(self):
         # The server also reads form and multipart bodies (`config` as a JSON-encoded string, as
@@ -289,6 +308,7 @@ class AutoSchema(openapi.AutoSchema):
 class SerializerConventionsExtension(OpenApiSerializerExtension):
     """What every serializer's components follow:
 
+    - a nested list states the item counts DRF enforces (`minItems`, `maxItems`);
     - a response names every field required: a serializer always writes every field it has (null
       where there is no value), so a client need not test for absent ones;
     - a request body documents no `default` (a create's is said in words): generators make such a
@@ -305,6 +325,11 @@ class SerializerConventionsExtension(OpenApiSerializerExtension):
     def map_serializer(self, auto_schema, direction):
         schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
         properties = schema.get("properties", {})
+        for name, field in getattr(self.target, "fields", {}).items():
+            # drf-spectacular leaves out a nested list's `min_length` and `max_length` (DRF enforces them).
+            if isinstance(field, serializers.ListSerializer) and name in properties:
+                limits = {"minItems": field.min_length, "maxItems": field.max_length}
+                properties[name] |= {key: value for key, value in limits.items() if value is not None}
         if direction == "response":
             schema["required"] = list(properties)
         else:
@@ -321,33 +346,106 @@ class SerializerConventionsExtension(OpenApiSerializerExtension):
         return schema
 
 
-def nullable_with_a_type(result, generator, request, public):
-    """drf-spectacular postprocessing hook: every `nullable` schema has a `type`, as OpenAPI 3.0
-    linters require (Redocly's nullable-type-sibling).
+NULL = {"type": "null"}
+NULL_ENUM = "#/components/schemas/NullEnum"  # drf-spectacular's enum hook's `enum: [null]`
 
-    drf-spectacular writes a nullable nested serializer as `allOf: [$ref]` plus `nullable`, and a
-    nullable JSON field as `nullable` alone. The first gets the type of what it refers to
-    (`object`); the second, any JSON value, already includes null, so it loses `nullable`.
+
+def nullable_as_openapi_31(result, generator, request, public):
+    """drf-spectacular postprocessing hook: the 3.0 `nullable` that hand-written schemas and
+    drf-spectacular's enum hook still write becomes OpenAPI 3.1's null, in the form every generator
+    reads as "this value or null" with its default options:
+
+    - a typed value: `type: [its type, "null"]`;
+    - an enum that lists null, or a reference: `oneOf: [the enum or reference, {type: "null"}]` (null
+      inside `enum` makes openapi-zod-client write `z.enum([..., null])`, which `tsc` refuses; the
+      enum hook's `NullEnum` becomes `{type: "null"}` too);
+    - a value of any JSON type: nothing to add (it already includes null; drf-spectacular's own
+      `oneOf: [{}, {type: "null"}]` for it is one that null breaks, as null matches both).
+
+    (datamodel-code-generator, with its default flags, reads 3.0's `nullable` on a required field
+    as not null: only 3.1's null type tells it.)
     """
-    schemas = result.get("components", {}).get("schemas", {})
+
+    def convert(node: dict) -> dict:
+        if not node.pop("nullable", False):
+            return node
+        annotations = {key: node.pop(key) for key in ("description", "readOnly", "writeOnly") if key in node}
+        enum = node.get("enum")
+        if enum is not None:
+            node["enum"] = [value for value in enum if value is not None]
+            if node["enum"] == []:  # drf-spectacular's NullEnum
+                return {**NULL, **annotations}
+        kind = node.get("type")
+        if isinstance(kind, str) and enum is None:
+            return {**node, "type": [kind, "null"], **annotations}
+        if kind is None and enum is None and not any(name in node for name in ("allOf", "oneOf", "anyOf", "$ref")):
+            return {**node, **annotations}  # any JSON value
+        if list(node) == ["allOf"] and len(node["allOf"]) == 1:
+            node = node["allOf"][0]
+        elif list(node) == ["oneOf"]:
+            return {"oneOf": [*node["oneOf"], NULL], **annotations}
+        return {"oneOf": [node, NULL], **annotations}
 
     def visit(node):
         if isinstance(node, list):
-            for item in node:
-                visit(item)
+            return [visit(item) for item in node]
         if not isinstance(node, dict):
-            return
-        if node.get("nullable") and "type" not in node:
-            refs = [part.get("$ref", "") for part in node.get("allOf", ())]
-            if refs and all(ref.startswith("#/components/schemas/") for ref in refs):
-                types = {schemas.get(ref.rsplit("/", 1)[1], {}).get("type") for ref in refs}
-                if len(types) == 1 and None not in types:
-                    node["type"] = types.pop()
-            elif not any(name in node for name in ("allOf", "anyOf", "oneOf", "enum", "$ref")):
-                del node["nullable"]
-        for value in node.values():
-            visit(value)
+            return node
+        if node == {"$ref": NULL_ENUM}:
+            return NULL
+        node = convert({key: visit(value) for key, value in node.items()})
+        if {} in node.get("oneOf", ()):
+            # drf-spectacular's nullable JSON field, `oneOf: [{}, null]`: null matches both, which
+            # `oneOf` forbids. Any JSON value already includes null.
+            del node["oneOf"]
+        return node
 
-    visit(schemas)
-    visit(result.get("paths", {}))
+    result["components"] = visit(result.get("components", {}))
+    result["components"].get("schemas", {}).pop(NULL_ENUM.rsplit("/", 1)[1], None)
+    result["paths"] = visit(result.get("paths", {}))
+    return result
+
+
+PAGE_LIMIT = {"format": "int32", "minimum": 1, "maximum": LimitOffsetPagination.max_limit}
+ID_RANGE = {"format": "int64", "minimum": 1, "maximum": MAX_PROJECT_ID}
+# The limits of each parameter, as the server enforces them (or, for the lenient pagination
+# parameters, as it reads them: a value outside falls back or is clamped, as each one's description
+# says). Strings the server matches exactly (a filter's value, a cursor, the path's project id) have
+# none: another value matches nothing (a 404 for a project id), it is not refused as invalid.
+PARAMETER_LIMITS = {
+    ("header", idempotency.HEADER): {
+        "minLength": 1,
+        "maxLength": idempotency.MAX_KEY_LENGTH,
+        "pattern": "^[ -~]+$",  # printable ASCII
+    },
+    ("query", "limit"): PAGE_LIMIT,
+    ("query", "page_size"): PAGE_LIMIT,
+    ("query", "offset"): {"format": "int64", "minimum": 0, "maximum": LimitOffsetPagination.max_offset},
+    ("query", "page"): ID_RANGE,
+    ("query", "user"): ID_RANGE,
+}
+# What the server sends with a 429 (the throttle's wait, whole seconds: at most one period of the
+# longest rate unit) and a 503 (DB_RETRY_AFTER_SECONDS).
+RETRY_AFTER = {
+    "429": {
+        "schema": {"type": "integer", "format": "int32", "minimum": 1, "maximum": max(PERIOD_SECONDS.values())},
+        "description": "Seconds until this key's requests are counted again.",
+    },
+    "503": {
+        "schema": {"type": "integer", "format": "int32", "minimum": 1, "maximum": DB_RETRY_AFTER_SECONDS},
+        "description": "Seconds to wait before trying again.",
+    },
+}
+
+
+def limits_and_retry_after(result, generator, request, public):
+    """drf-spectacular postprocessing hook: each parameter's `PARAMETER_LIMITS`, and the
+    `Retry-After` header on every 429 and 503 response."""
+    for path_item in result.get("paths", {}).values():
+        for operation in path_item.values():
+            for parameter in operation.get("parameters", ()):
+                parameter["schema"] |= PARAMETER_LIMITS.get((parameter["in"], parameter["name"]), {})
+            for code, response in operation.get("responses", {}).items():
+                if code in RETRY_AFTER:
+                    response.setdefault("headers", {})["Retry-After"] = RETRY_AFTER[code]
     return result

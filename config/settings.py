@@ -281,8 +281,20 @@ SPECTACULAR_SETTINGS = {
     '`{"type": "invalid_request", "code": "method_not_allowed", "detail": "Method \\"PUT\\" not allowed.", '
     '"attr": null}`.',
     "VERSION": "1.0.0",
-    # Relative: the server that serves this description (Swagger UI's "Try it out" calls it).
-    "SERVERS": [{"url": "/", "description": "This service"}],
+    # 3.1: its null type is what every generator reads as "or null" with default options (3.0's
+    # `nullable` on a required field is not null to datamodel-code-generator without --strict-nullable).
+    "OAS_VERSION": "3.1.0",
+    # Relative: the server that serves this description (Swagger UI's "Try it out" calls it). A
+    # client outside a browser needs the origin as its base URL, as the description says.
+    "SERVERS": [
+        {
+            "url": "/",
+            "description": "This service, local or production: the origin that serves this description "
+            "(`http://127.0.0.1:8000` under `make run`). A client outside a browser resolves nothing against "
+            "it: give it that origin as its base URL.",
+            "x-internal": False,
+        }
+    ],
     # No license is chosen for this service yet (the repository has no LICENSE file).
     "LICENSE": {"name": "Proprietary"},
     # Separate request components (`SignalSourceConfigRequest`, ...): read-only fields are not
@@ -290,10 +302,9 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "signalsource.schema.inline_status_enum",
         "signalsource.schema.add_source_config_components",
-        "signalsource.schema.inline_nullable_run_objects",
-        "api.schema.nullable_with_a_type",
+        "api.schema.nullable_as_openapi_31",
+        "api.schema.limits_and_retry_after",
     ],
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -18,6 +18,15 @@ def own_config_sources() -> list[catalog.Source]:
     return [source for source in catalog.SOURCES if source.config_rules]
 
 
+# What `catalog._check_storable` accepts of any number in a config, whatever its key (a number must
+# read back as sent): said in words, as no JSON Schema keyword bounds a number's magnitude.
+NUMBERS_RULE = (
+    f"an integer in it is between -{catalog.MAX_SAFE_INTEGER} and {catalog.MAX_SAFE_INTEGER}, and a decimal "
+    f"number 0 or between {catalog.MIN_FLOAT_MAGNITUDE:g} and {catalog.MAX_FLOAT_MAGNITUDE:g} in magnitude "
+    "(positive or negative)."
+)
+
+
 def config_schema() -> dict:
     """The `config` object, as every source takes it: the keys every source checks, typed, and any
     other key kept as sent.
@@ -40,7 +49,7 @@ def config_schema() -> dict:
         },
         "description": "Settings of this source. The keys below are checked for every source; "
         f"{own}. Any other key is kept as sent. Replaced as a whole on update. No string in it may "
-        "contain a NUL character, and its JSON form is at most "
+        f"contain a NUL character; {NUMBERS_RULE} Its JSON form is at most "
         f"{catalog.MAX_CONFIG_BYTES // 1024} KiB. An error about it has `attr` `config`, and its "
         "`detail` names the key at fault.",
     }
@@ -75,55 +84,6 @@ def source_config_components() -> dict[str, dict]:
 def add_source_config_components(result, generator, request, public):
     """drf-spectacular postprocessing hook: adds `source_config_components`."""
     result.setdefault("components", {}).setdefault("schemas", {}).update(source_config_components())
-    return result
-
-
-def inline_status_enum(result, generator, request, public):
-    """drf-spectacular postprocessing hook: `status` as one nullable string enum, in place.
-
-    drf-spectacular's enum hook turns it into `oneOf: [StatusEnum, NullEnum]` beside `nullable` with
-    no `type`, which OpenAPI 3.0 linters refuse (Redocly's nullable-type-sibling)."""
-    schemas = result.get("components", {}).get("schemas", {})
-    for schema in schemas.values():
-        status = schema.get("properties", {}).get("status")
-        if status is not None and "oneOf" in status and schema.get("properties", {}).get("id"):
-            extra = {name: status[name] for name in ("readOnly",) if name in status}
-            schema["properties"]["status"] = {**STATUS_SCHEMA, **extra}
-    referenced = str(result)
-    for name in ("StatusEnum", "NullEnum"):
-        if f"#/components/schemas/{name}'" not in referenced:
-            schemas.pop(name, None)
-    return result
-
-
-# The runs' objects that a response may hold as null (a run's `error`, a health row's `last_run` and
-# `last_error`).
-NULLABLE_RUN_OBJECTS = ("SignalSourceRunError", "SignalSourceRunSummary")
-
-
-def inline_nullable_run_objects(result, generator, request, public):
-    """drf-spectacular postprocessing hook: a nullable reference to one of `NULLABLE_RUN_OBJECTS`
-    becomes the object itself, inline, with its `type`.
-
-    drf-spectacular writes it `allOf: [$ref]` plus `nullable`. OpenAPI 3.0 linters want a `type`
-    beside `nullable` (Redocly's nullable-type-sibling; `api.schema.nullable_with_a_type` adds
-    `object`), but openapi-python-client then reads the property as never null and fails on a null
-    (`from_dict(None)`). Inline, with its `type`, both tools read it right."""
-    schemas = result.get("components", {}).get("schemas", {})
-    for schema in schemas.values():
-        for name, prop in schema.get("properties", {}).items():
-            refs = [part.get("$ref", "") for part in prop.get("allOf", ())]
-            if not prop.get("nullable") or len(refs) != 1:
-                continue
-            component = refs[0].rsplit("/", 1)[1]
-            if component in NULLABLE_RUN_OBJECTS:
-                del prop["allOf"]
-                inline = {key: value for key, value in schemas[component].items() if key != "description"}
-                schema["properties"][name] = {**inline, **prop}
-    referenced = str(result)
-    for component in NULLABLE_RUN_OBJECTS:
-        if f"#/components/schemas/{component}'" not in referenced:
-            schemas.pop(component, None)
     return result
 
 

@@ -53,8 +53,9 @@ CHECKS = {
 }
 
 # The list is lenient by design: a bad `limit` or `offset` falls back to the default (contract 3),
-# and an empty filter (`?source_product=`) means no filter, as with django-filter's forms.
-FALLBACK_QUERY_PARAMETERS = {"limit", "offset"}
+# and an empty filter (`?source_product=`) means no filter, as with django-filter's forms. So are
+# the activity log's `page_size` and a config history's `page` (a value out of range falls back).
+FALLBACK_QUERY_PARAMETERS = {"limit", "offset", "page", "page_size"}
 LIST_QUERY_SCHEMAS = {
     parameter["name"]: parameter["schema"]
     for parameter in yaml.safe_load(OPENAPI_FILE.read_text())["paths"][
