@@ -34,8 +34,9 @@ def test_a_body_may_be_nested_as_deep_as_the_limit_and_no_deeper(opening, closin
 
 
 def test_a_body_may_hold_as_many_values_as_the_limit_and_no_more():
-    # The array itself is one value: MAX_JSON_NODES - 1 numbers in it make the limit.
-    largest = b"[" + b",".join([b"0"] * (MAX_JSON_NODES - 1)) + b"]"
+    # The array itself is one value: MAX_JSON_NODES - 1 values in it make the limit. The comma in the
+    # string makes the byte counts allow more, so that the values are counted one by one.
+    largest = b'[",",' + b",".join([b"0"] * (MAX_JSON_NODES - 2)) + b"]"
     assert len(_parse(largest)) == MAX_JSON_NODES - 1
     with pytest.raises(ParseError, match=rf"^JSON body has more than {MAX_JSON_NODES} values\.$"):
         _parse(b"[0," + largest[1:])
