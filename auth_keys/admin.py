@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.dateformat import format as format_date
 from django.utils.html import format_html_join
 
 from projects.models import Organization, Project
@@ -97,11 +98,16 @@ class ExpiredFilter(YesNoFilter):
         return Q(expires_at__lte=now) if yes else Q(expires_at__isnull=True) | Q(expires_at__gt=now)
 
 
+def _short_time(value) -> str:
+    """A time in the list as `2026-11-28 01:52` (the admin's default is twice as wide)."""
+    return "-" if value is None else format_date(timezone.localtime(value), "Y-m-d H:i")
+
+
 @admin.register(PersonalAPIKey)
 class PersonalAPIKeyAdmin(admin.ModelAdmin):
     # What fits 1366 px beside the admin's menu; the projects and organizations a key is limited to,
     # and when it was made, are on its page.
-    list_display = ["mask", "user", "label", "scope_list", "last_used_at", "expires_at", "revoked"]
+    list_display = ["mask", "user", "label", "scope_list", "last_used", "expires", "revoked"]
     list_filter = [RevokedFilter, ExpiredFilter]
     search_fields = ["mask", "user__email", "user__username", "label"]
     list_select_related = ["user"]
@@ -175,6 +181,14 @@ class PersonalAPIKeyAdmin(admin.ModelAdmin):
         for api_key in keys:
             revoke_api_key(api_key)
         self.message_user(request, f"Revoked {len(keys)} personal API key(s).", messages.SUCCESS)
+
+    @admin.display(description="last used", ordering="last_used_at")
+    def last_used(self, api_key):
+        return _short_time(api_key.last_used_at)
+
+    @admin.display(description="expires", ordering="expires_at")
+    def expires(self, api_key):
+        return _short_time(api_key.expires_at)
 
     @admin.display(description="revoked", boolean=True, ordering="revoked_at")
     def revoked(self, api_key):

@@ -91,14 +91,13 @@ class SignalSourceConfigAdmin(admin.ModelAdmin):
 
     @admin.display(description="source", ordering="source_product")
     def source(self, config):
-        label = catalog.source_label(config.source_product, config.source_type)
-        return format_html('<span style="white-space: nowrap">{}</span>', label)  # one line per config
+        return catalog.source_label(config.source_product, config.source_type)  # wraps: the list fits 1366 px
 
     @admin.display(description="created at", ordering="created_at")
     def created(self, config):
         return time_with_zone(config.created_at)
 
-    @admin.display(description="updated at", ordering="updated_at")
+    @admin.display(description="updated", ordering="updated_at")
     def updated(self, config):
         return time_with_zone(config.updated_at)
 
@@ -125,14 +124,14 @@ class SignalSourceConfigAdmin(admin.ModelAdmin):
         colour = HEALTH_COLOURS[row.state]
         return format_html(
             '<span class="health-badge health-{}" title="{}" style="background: {}; color: #fff; padding: 2px 8px; '
-            'border-radius: 10px; white-space: nowrap; font-weight: bold">{}</span>',
+            'border-radius: 10px; font-weight: bold; display: inline-block; text-align: center">{}</span>',
             row.state,
             health.STATES[row.state],
             colour,
             row.state.replace("_", " "),
         )
 
-    @admin.display(description="last error")
+    @admin.display(description="error")  # short headers: the list fits 1366 px
     def last_error(self, config):
         row = getattr(config, "health_row", None)
         if row is None or row.last_error is None:

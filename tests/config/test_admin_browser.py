@@ -302,10 +302,13 @@ def assert_no_horizontal_scroll(page):
 
 
 def assert_columns_shown(page, *names):
+    # The admin's results scroll sideways inside their own box, which clips what does not fit.
+    shown = page.locator(".results").bounding_box()
+    widths = page.locator(".results").evaluate("box => [box.scrollWidth, box.clientWidth]")
+    assert widths[0] <= widths[1], widths
     for name in names:
-        header = page.locator(f"#result_list thead th.column-{name}")
-        box = header.bounding_box()
-        assert box is not None and box["x"] + box["width"] <= NARROW["width"], (name, box)
+        box = page.locator(f"#result_list thead th.column-{name}").bounding_box()
+        assert box is not None and box["x"] + box["width"] <= shown["x"] + shown["width"], (name, box, shown)
 
 
 def test_admin_lists_fit_1366_px_and_the_history_says_one_thing(service_url, django_user_model, settings):
@@ -346,7 +349,7 @@ def test_admin_lists_fit_1366_px_and_the_history_says_one_thing(service_url, dja
         page.goto(f"{service_url}/admin/auth_keys/personalapikey/")
         page.screenshot(path=str(artifacts / "admin-key-list-1366.png"), full_page=True)
         assert_no_horizontal_scroll(page)
-        assert_columns_shown(page, "mask", "user", "last_used_at", "expires_at", "revoked")
+        assert_columns_shown(page, "mask", "user", "last_used", "expires", "revoked")
 
         page.goto(f"{service_url}/admin/signalsource/signalsourceconfig/{configs[0].id}/history/")
         expect(page.locator("#activity-log")).to_be_visible()

@@ -286,10 +286,10 @@ def test_title_uses_the_catalogs_label(admin_client, tenant):
     assert f"<title>Zendesk: tickets in project {tenant.project.id} |" in response.content.decode()
 
 
-def test_times_show_their_zone_and_the_source_stays_on_one_line(admin_client, tenant):
+def test_times_show_their_zone_and_the_list_shows_the_source_label(admin_client, tenant):
     config = make_config(tenant.project, "session_replay", "session_analysis_cluster")
     listing = admin_client.get(admin_url("signalsource_signalsourceconfig_changelist")).content.decode()
     assert f"{config.updated_at:%Y-%m-%d %H:%M:%S} UTC" in listing
-    assert '<span style="white-space: nowrap">Session replay: session analysis clusters</span>' in listing
+    assert "Session replay: session analysis clusters" in listing  # wraps, so the list fits 1366 px
     change = admin_client.get(admin_url("signalsource_signalsourceconfig_change", config.pk)).content.decode()
     assert f"{config.created_at:%Y-%m-%d %H:%M:%S} UTC" in change
