@@ -13,7 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateformat import format as format_date
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
 
 from projects.models import Organization, Project
 
@@ -107,7 +107,7 @@ def _short_time(value) -> str:
 class PersonalAPIKeyAdmin(admin.ModelAdmin):
     # What fits 1366 px beside the admin's menu; the projects and organizations a key is limited to,
     # and when it was made, are on its page.
-    list_display = ["mask", "user", "label", "scope_list", "last_used", "expires", "revoked"]
+    list_display = ["mask", "owner", "label", "scope_list", "last_used", "expires", "revoked"]
     list_filter = [RevokedFilter, ExpiredFilter]
     search_fields = ["mask", "user__email", "user__username", "label"]
     list_select_related = ["user"]
@@ -181,6 +181,13 @@ class PersonalAPIKeyAdmin(admin.ModelAdmin):
         for api_key in keys:
             revoke_api_key(api_key)
         self.message_user(request, f"Revoked {len(keys)} personal API key(s).", messages.SUCCESS)
+
+    @admin.display(description="user", ordering="user__username")
+    def owner(self, api_key):
+        # A long name (an email) may break anywhere, before its "@" first: one long address would push
+        # the list past 1366 px.
+        name, at, domain = str(api_key.user).partition("@")
+        return format_html('<span style="overflow-wrap: anywhere">{}<wbr>{}{}</span>', name, at, domain)
 
     @admin.display(description="last used", ordering="last_used_at")
     def last_used(self, api_key):
