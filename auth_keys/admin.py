@@ -184,10 +184,8 @@ class PersonalAPIKeyAdmin(admin.ModelAdmin):
 
     @admin.display(description="user", ordering="user__username")
     def owner(self, api_key):
-        # A long name (an email) may break anywhere, before its "@" first: one long address would push
-        # the list past 1366 px.
-        name, at, domain = str(api_key.user).partition("@")
-        return format_html('<span style="overflow-wrap: anywhere">{}<wbr>{}{}</span>', name, at, domain)
+        # A long name (an email) may break anywhere: one long address would push the list past 1366 px.
+        return format_html('<span style="overflow-wrap: anywhere">{}</span>', api_key.user)
 
     @admin.display(description="last used", ordering="last_used_at")
     def last_used(self, api_key):
