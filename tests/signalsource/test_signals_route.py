@@ -387,12 +387,13 @@ def test_todays_route_has_posthogs_operation_ids_and_scopes(spec):
         assert operation["operationId"] == operation_id
         assert operation["tags"] == ["signals_source_configs"]
         assert operation["security"] == [{"PersonalAPIKeyAuth": [scope]}]
-    # 412: If-Match (issue 15), as on PATCH and DELETE.
+    # 412: If-Match, as on PATCH and DELETE; 411: a body sent chunked.
     assert set(spec["paths"][DETAIL_PATH]["put"]["responses"]) == {
-        "200", "400", "401", "403", "404", "412", "413", "415", "429", "500", "503",
+        "200", "400", "401", "403", "404", "411", "412", "413", "415", "429", "500", "503",
     }  # fmt: skip
     (example,) = spec["paths"][DETAIL_PATH]["put"]["requestBody"]["content"]["application/json"]["examples"].values()
-    assert example["value"]["source_product"] == "session_replay"
+    # A pair no walk-through in the docs creates, so that Swagger UI's prefilled request succeeds after them.
+    assert example["value"]["source_product"] == "google_search_console"
 
 
 def test_both_routes_describe_the_full_catalog(spec):
