@@ -52,7 +52,7 @@ class SignalSourceConfigAdmin(admin.ModelAdmin):
     # What fits 1366 px without scrolling: the source's label says its product and type.
     list_display = [
         "source",
-        "project",
+        "project_name",
         "enabled",
         "shown_status",
         "health",
@@ -92,6 +92,12 @@ class SignalSourceConfigAdmin(admin.ModelAdmin):
     @admin.display(description="source", ordering="source_product")
     def source(self, config):
         return catalog.source_label(config.source_product, config.source_type)  # wraps: the list fits 1366 px
+
+    @admin.display(description="project", ordering="project__name")
+    def project_name(self, config):
+        # Not the field itself: the admin keeps a foreign key's cell on one line, and a long project
+        # name would push the list past 1366 px.
+        return str(config.project)
 
     @admin.display(description="created at", ordering="created_at")
     def created(self, config):

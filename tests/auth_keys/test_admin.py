@@ -98,7 +98,8 @@ def test_key_list_columns_search_and_filters(admin_client):
     changelist = admin_url("auth_keys_personalapikey_changelist")
     response = admin_client.get(changelist)
     assert response.status_code == 200
-    for text in (alice_key.mask, "deploy bot", "task:read, task:write", str(organization.pk), "alice@example.com"):
+    # The organizations a key is limited to are on its own page, not in the list (it fits 1366 px).
+    for text in (alice_key.mask, "deploy bot", "task:read, task:write", "alice@example.com"):
         assert text in response.text
 
     def found(**params):

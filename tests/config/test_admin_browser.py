@@ -323,7 +323,9 @@ def test_admin_lists_fit_1366_px_and_the_history_says_one_thing(service_url, dja
     django_user_model.objects.create_superuser("operator", "operator@example.com", OPERATOR_PASSWORD)
     tenant = Tenant(scopes=["task:read", "task:write", "activity_log:read"])
     configs = [make_config(tenant.project, source.product, source.type) for source in catalog.SOURCES[:12]]
-    tenant.user.username = "an.operator.with.a.long.name@example.com"  # the widest cell a key list shows
+    tenant.project.name = "Growth experiments 2026-12 (EU region)"  # cells as wide as real data makes them
+    tenant.project.save(update_fields=["name"])
+    tenant.user.username = "an.operator.with.a.long.name@example.com"
     tenant.user.save(update_fields=["username"])
     make_key(tenant.user, ["task:read", "task:write", "activity_log:read"], label="a rather long label for a key")
     artifacts = PROJECT_DIR / "test-artifacts"
