@@ -78,6 +78,17 @@ def choose_autocomplete(page, field_id, text):
     page.locator(".select2-results__option", has_text=text).first.click()
 
 
+def log_in_as_the_operator(page, service_url):
+    """Signs in to the admin as the superuser `operator` the test created."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{service_url}/admin/")
+    page.fill("#id_username", "operator")
+    page.fill("#id_password", OPERATOR_PASSWORD)
+    page.click("input[type=submit]")
+    expect(page.locator("#content h1")).to_have_text("Site administration")
+
+
 def test_operator_creates_a_project_a_key_and_a_config_in_the_browser(service_url, django_user_model, settings):
     from playwright.sync_api import expect, sync_playwright
 
@@ -183,6 +194,15 @@ def open_swagger_ui_with_a_key(page, service_url, raw_key):
     page.click(".modal-ux button.btn-done")
 
 
+def try_out(page, operation_id, tag, project_id):
+    """Swagger UI's operation, opened, in "Try it out" mode, for this project."""
+    operation = page.locator(f"#operations-{tag}-{operation_id}")
+    operation.locator(".opblock-summary").click()
+    operation.locator("button.try-out__btn").click()
+    operation.locator("tr[data-param-name='project_id'] input").fill(str(project_id))
+    return operation
+
+
 @pytest.mark.parametrize("route", SWAGGER_CREATES)
 def test_swagger_ui_default_create_example_succeeds(service_url, settings, route):
     """A developer on the docs page, after following the README and docs/ (every source they name is
@@ -205,10 +225,7 @@ def test_swagger_ui_default_create_example_succeeds(service_url, settings, route
         page.set_default_timeout(15_000)
         open_swagger_ui_with_a_key(page, service_url, raw_key)
 
-        operation = page.locator(f"#operations-{tag}-{tag}_create")
-        operation.locator(".opblock-summary").click()
-        operation.locator("button.try-out__btn").click()
-        operation.locator("tr[data-param-name='project_id'] input").fill(str(project_id))
+        operation = try_out(page, f"{tag}_create", tag, project_id)
         example = json.loads(operation.locator("textarea.body-param__text").input_value())
         operation.locator("button.execute").click()
 
@@ -240,10 +257,7 @@ def test_swagger_ui_sends_a_merge_patch(service_url, route):
         page.set_default_timeout(15_000)
         open_swagger_ui_with_a_key(page, service_url, raw_key)
 
-        operation = page.locator(f"#operations-{tag}-{tag}_partial_update")
-        operation.locator(".opblock-summary").click()
-        operation.locator("button.try-out__btn").click()
-        operation.locator("tr[data-param-name='project_id'] input").fill(str(project_id))
+        operation = try_out(page, f"{tag}_partial_update", tag, project_id)
         operation.locator("tr[data-param-name='id'] input").fill(str(stored.id))
         operation.locator("select[aria-label='Request content type']").select_option("application/merge-patch+json")
         example = json.loads(operation.locator("textarea.body-param__text").input_value())
@@ -334,11 +348,7 @@ def test_admin_lists_fit_1366_px_and_the_history_says_one_thing(service_url, dja
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport=NARROW)
         page.set_default_timeout(15_000)
-        page.goto(f"{service_url}/admin/")
-        page.fill("#id_username", "operator")
-        page.fill("#id_password", OPERATOR_PASSWORD)
-        page.click("input[type=submit]")
-        expect(page.locator("#content h1")).to_have_text("Site administration")
+        log_in_as_the_operator(page, service_url)
 
         page.goto(f"{service_url}/admin/signalsource/signalsourceconfig/")
         expect(page.locator("#result_list tbody tr")).to_have_count(len(configs))

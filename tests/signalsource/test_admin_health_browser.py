@@ -10,7 +10,13 @@ from django.utils import timezone
 
 from signalsource import runs
 from signalsource.models import SignalSourceConfig, SignalSourceRun
-from tests.config.test_admin_browser import CHROMIUM, CHROMIUM_ARGS, OPERATOR_PASSWORD, service_url  # noqa: F401
+from tests.config.test_admin_browser import (  # noqa: F401
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    OPERATOR_PASSWORD,
+    log_in_as_the_operator,
+    service_url,
+)
 from tests.helpers import PROJECT_DIR, make_config, make_project
 
 SCREENSHOT = PROJECT_DIR / "test-artifacts" / "admin-config-health.png"
@@ -55,11 +61,7 @@ def test_the_config_list_shows_health_badges_and_a_config_its_recent_runs(servic
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1600, "height": 900})
         page.set_default_timeout(15_000)
-        page.goto(f"{service_url}/admin/")
-        page.fill("#id_username", "operator")
-        page.fill("#id_password", OPERATOR_PASSWORD)
-        page.click("input[type=submit]")
-        expect(page.locator("#content h1")).to_have_text("Site administration")
+        log_in_as_the_operator(page, service_url)
 
         page.goto(f"{service_url}/admin/signalsource/signalsourceconfig/")
         for state in ("healthy", "failing", "stale", "dormant", "never_ran"):
