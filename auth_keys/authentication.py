@@ -125,11 +125,13 @@ class PersonalAPIKeyAuthentication(authentication.BaseAuthentication):
         """Writes `last_used_at` at most once an hour, and only that column.
 
         The condition sits in the UPDATE itself, so concurrent requests write it once between them.
+        It is the same as the check before it (an hour or more since the last write): at exactly an
+        hour the key is written, not only its copy in memory.
         """
         now = timezone.now()
         if api_key.last_used_at is not None and now - api_key.last_used_at < LAST_USED_RESOLUTION:
             return
         PersonalAPIKey.objects.filter(
-            Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION), pk=api_key.pk
+            Q(last_used_at__isnull=True) | Q(last_used_at__lte=now - LAST_USED_RESOLUTION), pk=api_key.pk
         ).update(last_used_at=now)
         api_key.last_used_at = now

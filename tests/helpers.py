@@ -85,6 +85,24 @@ def configs_url(project_id, config_id=None, route=PUBLISHED_ROUTE):
     return f"{base}{config_id}/" if config_id else base
 
 
+# --- Database routing -----------------------------------------------------------------------------
+
+
+class RecordingRouter:
+    """Sends every model to the default database, and notes which models it was asked about
+    (`settings.DATABASE_ROUTERS = ["tests.helpers.RecordingRouter"]`)."""
+
+    asked: list
+
+    def db_for_read(self, model, **hints):
+        self.asked.append(("read", model.__name__))
+        return "default"
+
+    def db_for_write(self, model, **hints):
+        self.asked.append(("write", model.__name__))
+        return "default"
+
+
 # --- Error bodies -----------------------------------------------------------------------------------
 
 ERROR_KEYS = {"type", "code", "detail", "attr"}

@@ -10,12 +10,25 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from rest_framework.request import Request
+from rest_framework.test import APIRequestFactory
 
 from auth_keys import keys
+from auth_keys.authentication import LAST_USED_RESOLUTION, PersonalAPIKeyAuthentication
 from auth_keys.models import PersonalAPIKey
 from auth_keys.scopes import validate_scopes
 from auth_keys.services import create_api_key, revoke_api_key
-from tests.helpers import configs_url, key_client, make_key, make_organization, make_project, make_user
+from projects.models import OrganizationMembership, Project
+from tests.helpers import (
+    RecordingRouter,
+    assert_error,
+    configs_url,
+    key_client,
+    make_key,
+    make_organization,
+    make_project,
+    make_user,
+)
 from tests.logs import captured_logs
 
 pytestmark = pytest.mark.django_db
@@ -278,6 +291,67 @@ def test_headers_without_a_bearer_key_are_not_authenticated(tenant, header):
     assert_not_authenticated(client.get(tenant.url))
 
 
+def key_reads(queries):
+    table = PersonalAPIKey._meta.db_table
+    return [q["sql"] for q in queries if q["sql"].startswith("SELECT") and table in q["sql"]]
+
+
+def test_a_key_of_the_maximum_length_is_looked_up_and_authenticates(tenant):
+    longest = "phx_" + "a" * (keys.MAX_KEY_LENGTH - len("phx_"))
+    PersonalAPIKey.objects.filter(pk=tenant.api_key.pk).update(digest=keys.digest(longest))
+
+    response = key_client(longest).get(tenant.url)
+
+    assert response.status_code == 200, response.json()
+
+
+@pytest.mark.parametrize("raw_key", ["", "phx_" + "a" * (keys.MAX_KEY_LENGTH + 1 - len("phx_"))])
+def test_an_empty_or_over_long_key_is_refused_without_looking_it_up(tenant, raw_key):
+    """Even when a stored key has that digest: such a key cannot be one of ours."""
+    PersonalAPIKey.objects.filter(pk=tenant.api_key.pk).update(digest=keys.digest(raw_key))
+    client = key_client()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+
+    with CaptureQueriesContext(connection) as queries:
+        assert_authentication_failed(client.get(tenant.url))
+
+    assert key_reads(queries.captured_queries) == []
+
+
+def test_the_key_its_user_and_the_urls_project_are_read_in_one_statement(tenant):
+    """The view passes the URL's project to the authenticator (api/viewsets.py): the key's own query
+    finds it, with the user's membership, instead of a second query of the view's."""
+    tables = [model._meta.db_table for model in (PersonalAPIKey, Project, OrganizationMembership)]
+
+    with CaptureQueriesContext(connection) as queries:
+        assert tenant.client.get(tenant.url).status_code == 200
+
+    reads = [q["sql"] for q in queries.captured_queries if any(table in q["sql"] for table in tables)]
+    reads = [sql for sql in reads if sql.startswith("SELECT")]
+    assert len(reads) == 1, reads
+    assert all(table in reads[0] for table in tables), reads[0]
+
+
+@pytest.mark.parametrize("project_id", ["0", "abc", str(2**63)])
+def test_a_key_is_checked_where_the_url_names_no_project(tenant, project_id):
+    """The key's query then looks for no project: a valid key gets the 404, a wrong one the 401."""
+    url = f"/api/projects/{project_id}/signal_source_configs/"
+
+    assert_error(tenant.client.get(url), 404, "invalid_request", "not_found", "Project not found.")
+    assert_authentication_failed(key_client("phx_wrong").get(url))
+
+
+def test_the_keys_query_asks_the_routers_for_its_database_like_the_orm(tenant, settings):
+    settings.DATABASE_ROUTERS = ["tests.helpers.RecordingRouter"]
+    RecordingRouter.asked = []
+    assert tenant.client.get(tenant.url).status_code == 200  # builds what the authenticator caches
+    RecordingRouter.asked.clear()
+
+    assert tenant.client.get(tenant.url).status_code == 200
+
+    assert ("read", "PersonalAPIKey") in RecordingRouter.asked
+
+
 # --- last_used_at: written at most once an hour -------------------------------------------------
 
 
@@ -330,6 +404,58 @@ def test_last_used_at_is_rewritten_after_an_hour(tenant):
 
     assert reload(tenant.api_key).last_used_at > old + timedelta(minutes=60)
     assert len(key_updates(queries.captured_queries)) == 1
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """Pins `timezone.now()` (the authenticator's clock) at `clock.now`; tests move it by hand."""
+
+    class Clock:
+        now = timezone.now()
+
+    monkeypatch.setattr(timezone, "now", lambda: Clock.now)
+    return Clock
+
+
+def test_last_used_at_is_rewritten_at_exactly_an_hour(tenant, clock):
+    PersonalAPIKey.objects.filter(pk=tenant.api_key.pk).update(last_used_at=clock.now - LAST_USED_RESOLUTION)
+
+    assert tenant.client.get(tenant.url).status_code == 200
+
+    assert reload(tenant.api_key).last_used_at == clock.now
+
+
+def test_a_request_records_the_use_of_its_own_key_only(tenant, other_tenant):
+    another_key_of_the_user, _ = make_key(tenant.user)
+
+    assert tenant.client.get(tenant.url).status_code == 200
+
+    assert reload(tenant.api_key).last_used_at is not None
+    assert reload(another_key_of_the_user).last_used_at is None
+    assert reload(other_tenant.api_key).last_used_at is None
+
+
+def test_requests_that_read_the_key_before_either_wrote_record_its_use_once(tenant, clock):
+    """The hour's condition sits in the UPDATE itself: the second request's copy of the key still says
+    "never used", but the stored key, written a minute earlier by the first request, is not written again."""
+    first, second = reload(tenant.api_key), reload(tenant.api_key)
+    first_use = clock.now
+
+    PersonalAPIKeyAuthentication._touch_last_used(first)
+    clock.now += timedelta(minutes=1)
+    PersonalAPIKeyAuthentication._touch_last_used(second)
+
+    assert reload(tenant.api_key).last_used_at == first_use
+
+
+def test_the_authenticated_key_carries_the_use_just_recorded(tenant):
+    request = Request(APIRequestFactory().get(tenant.url, HTTP_AUTHORIZATION=f"Bearer {tenant.raw_key}"))
+
+    user, api_key = PersonalAPIKeyAuthentication().authenticate(request)
+
+    assert user == tenant.user
+    assert api_key.last_used_at is not None
+    assert api_key.last_used_at == reload(tenant.api_key).last_used_at
 
 
 def test_last_used_at_write_touches_only_that_column(tenant):

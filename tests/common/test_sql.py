@@ -14,7 +14,7 @@ from change_events.models import ChangeEvent
 from common import sql
 from signalsource import selectors, services
 from signalsource.models import SignalSourceConfig
-from tests.helpers import make_config
+from tests.helpers import RecordingRouter, make_config
 
 pytestmark = pytest.mark.django_db
 
@@ -162,23 +162,9 @@ def test_a_column_the_database_computes_is_refused_by_the_writes(computed):
         sql.update(Computed, {"value": 2}, where={"id": 1})
 
 
-class RecordingRouter:
-    """Sends every model to the default database, and notes which models it was asked about."""
-
-    asked: list
-
-    def db_for_read(self, model, **hints):
-        self.asked.append(("read", model.__name__))
-        return "default"
-
-    def db_for_write(self, model, **hints):
-        self.asked.append(("write", model.__name__))
-        return "default"
-
-
 def test_the_hand_written_reads_and_writes_ask_the_routers_like_the_orm(tenant, settings):
     RecordingRouter.asked = []
-    settings.DATABASE_ROUTERS = ["tests.common.test_sql.RecordingRouter"]
+    settings.DATABASE_ROUTERS = ["tests.helpers.RecordingRouter"]
     config = make_config(tenant.project)
     selectors.project_config(project_id=tenant.project.id, pk=config.pk)  # builds what it caches
     RecordingRouter.asked.clear()
