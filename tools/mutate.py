@@ -49,7 +49,13 @@ MODULES = {
     "api/idempotency.py": ["tests/signalsource/test_idempotent_creates.py"],
     # Not the access matrix: every mutant of the per-request code would run its hundreds of requests.
     "auth_keys/authentication.py": ["tests/auth_keys/test_api_keys.py"],
-    "api/viewsets.py": ["tests/api/test_tenancy_base.py", "tests/api/test_tenancy_bypass.py"],
+    # test_rate_limits.py: the throttles run right after authentication, once per request
+    # (`perform_authentication`, `check_throttles`), which only the limits' own tests can show.
+    "api/viewsets.py": [
+        "tests/api/test_tenancy_base.py",
+        "tests/api/test_tenancy_bypass.py",
+        "tests/api/test_rate_limits.py",
+    ],
     "api/throttling.py": ["tests/api/test_rate_limits.py"],
     "signalsource/catalog.py": [
         "tests/signalsource/test_catalog.py",

@@ -1,7 +1,11 @@
 """The tenancy base cannot be weakened by a subclass: whatever permissions, queryset or narrowing a
-view declares, another organisation's project stays 403 and another project's config stays 404."""
+view declares, another organisation's project stays 403 and another project's config stays 404.
+The selectors a view may declare (`project_object_selector`, `project_page_selector`) answer only
+where nothing narrows the request, and their rows pass the same checks as the queryset's."""
 
 import base64
+import re
+import uuid
 
 import pytest
 from rest_framework import mixins
@@ -11,9 +15,10 @@ from rest_framework.response import Response
 from rest_framework.test import APIRequestFactory
 
 from api.viewsets import ProjectListModelMixin, ProjectScopedViewSet
+from signalsource import selectors
 from signalsource.models import SignalSourceConfig
 from signalsource.serializers import SignalSourceConfigSerializer
-from tests.helpers import make_config
+from tests.helpers import make_config, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -38,9 +43,9 @@ class WideningViewSet(LooseViewSet):
         return SignalSourceConfig.objects.all()  # tries to drop the project filter
 
 
-def call(viewset, raw_key, project_id, config_id=None):
+def call(viewset, raw_key, project_id, config_id=None, query=""):
     headers = {"HTTP_AUTHORIZATION": f"Bearer {raw_key}"} if raw_key else {}
-    request = factory.get("/", **headers)
+    request = factory.get(f"/?{query}" if query else "/", **headers)
     if config_id is None:
         return viewset.as_view({"get": "list"})(request, project_id=str(project_id))
     return viewset.as_view({"get": "retrieve"})(request, project_id=str(project_id), pk=str(config_id))
@@ -93,21 +98,23 @@ def test_another_projects_config_is_still_404_whatever_the_subclass_queries(view
 
 
 @pytest.mark.parametrize(
-    "method",
+    ("method", "hint"),
     [
-        "get_queryset",
-        "get_object",
-        "get_permissions",
-        "check_permissions",
-        "get_authenticators",
-        "perform_authentication",
-        "check_throttles",
-        "initial",
-        "select_project_page",
+        ("get_queryset", " (narrow the queryset in get_project_queryset)"),
+        ("get_object", ""),
+        ("get_permissions", ""),
+        ("check_permissions", ""),
+        ("get_authenticators", ""),
+        ("perform_authentication", ""),
+        ("check_throttles", ""),
+        ("initial", ""),
+        ("select_project_page", ""),
+        ("_nothing_narrows", ""),
     ],
 )
-def test_a_subclass_may_not_override_the_methods_that_enforce_tenancy(method):
-    with pytest.raises(TypeError, match=f"may not override {method}"):
+def test_a_subclass_may_not_override_the_methods_that_enforce_tenancy(method, hint):
+    message = f"Bypass may not override {method}: the tenancy base owns it{hint}."
+    with pytest.raises(TypeError, match=f"^{re.escape(message)}$"):
         type("Bypass", (ProjectScopedViewSet,), {"scope_object": "task", method: lambda self, *a, **k: None})
 
 
@@ -138,6 +145,141 @@ def test_a_page_selector_that_returns_another_projects_rows_answers_404(tenant, 
     make_config(other_tenant.project)
 
     assert call(CarelessSelectorViewSet, tenant.raw_key, tenant.project.id).status_code == 404
+
+
+def _any_projects_config(*, project_id, pk):
+    """A careless object selector: it forgets the project it is given."""
+    return SignalSourceConfig.objects.filter(pk=pk).first()
+
+
+class ObjectSelectorViewSet(LooseViewSet):
+    """Retrieves through the configs' own selector, as the configs' views do."""
+
+    project_object_selector = selectors.project_config
+
+
+class CarelessObjectSelectorViewSet(LooseViewSet):
+    project_object_selector = _any_projects_config
+
+
+def test_the_object_selector_finds_the_projects_own_config_only(tenant, other_tenant):
+    own = make_config(tenant.project)
+    foreign = make_config(other_tenant.project)
+
+    response = call(ObjectSelectorViewSet, tenant.raw_key, tenant.project.id, own.id)
+
+    assert response.status_code == 200, response.data
+    assert response.data["id"] == str(own.id)
+    for config_id in (foreign.id, uuid.uuid4()):
+        response = call(ObjectSelectorViewSet, tenant.raw_key, tenant.project.id, config_id)
+        assert response.status_code == 404, response.data
+        assert response.data["detail"] == "Not found."
+
+
+def test_an_object_selector_that_returns_another_projects_config_answers_404(tenant, other_tenant):
+    foreign = make_config(other_tenant.project)
+
+    response = call(CarelessObjectSelectorViewSet, tenant.raw_key, tenant.project.id, foreign.id)
+
+    assert response.status_code == 404, response.data
+
+
+class CreatorOnly:
+    message = "Only its creator may read this config."
+
+    def has_permission(self, request, view):
+        return True
+
+    def has_object_permission(self, request, view, obj):
+        return obj.created_by_id == request.user.pk
+
+
+class CreatorOnlyViewSet(ObjectSelectorViewSet):
+    permission_classes = [CreatorOnly]
+
+
+def test_a_subclass_object_permission_judges_the_selectors_config_for_the_requests_user(tenant):
+    mine = make_config(tenant.project, created_by=tenant.user)
+    theirs = make_config(tenant.project, source_product="linear", created_by=make_user())
+
+    assert call(CreatorOnlyViewSet, tenant.raw_key, tenant.project.id, mine.id).status_code == 200
+    response = call(CreatorOnlyViewSet, tenant.raw_key, tenant.project.id, theirs.id)
+    assert response.status_code == 403, response.data
+    assert response.data["detail"] == "Only its creator may read this config."
+
+
+@pytest.fixture
+def page_selector_calls():
+    """A list view whose page selector (the configs' own) notes each call: `(viewset, calls)`."""
+    calls = []
+
+    def recording_page(*, project_id, offset, limit):
+        calls.append({"project_id": project_id, "offset": offset, "limit": limit})
+        return selectors.project_configs_page(project_id=project_id, offset=offset, limit=limit)
+
+    viewset = type(
+        "PageSelectorViewSet", (ProjectListModelMixin, LooseViewSet), {"project_page_selector": recording_page}
+    )
+    return viewset, calls
+
+
+def test_the_page_selector_lists_the_projects_page_when_only_the_page_is_asked_for(
+    tenant, other_tenant, page_selector_calls
+):
+    viewset, calls = page_selector_calls
+    own = make_config(tenant.project)
+    make_config(other_tenant.project)
+
+    for query, offset, limit in (("", 0, 100), ("limit=1&offset=0", 0, 1)):
+        response = call(viewset, tenant.raw_key, tenant.project.id, query=query)
+        assert response.status_code == 200, response.data
+        assert [item["id"] for item in response.data["results"]] == [str(own.id)]
+        assert calls == [{"project_id": tenant.project.id, "offset": offset, "limit": limit}]
+        calls.clear()
+
+
+def test_past_the_last_page_the_count_comes_from_the_queryset(tenant, page_selector_calls):
+    viewset, _ = page_selector_calls
+    make_config(tenant.project)
+
+    response = call(viewset, tenant.raw_key, tenant.project.id, query="offset=5")
+
+    assert response.status_code == 200, response.data
+    assert response.data["count"] == 1
+    assert response.data["results"] == []
+
+
+def test_another_query_parameter_or_a_narrowing_subclass_lists_through_the_queryset(tenant, page_selector_calls):
+    viewset, calls = page_selector_calls
+    enabled = make_config(tenant.project, enabled=True)
+    disabled = make_config(tenant.project, source_product="linear", enabled=False)
+
+    response = call(viewset, tenant.raw_key, tenant.project.id, query="source_product=github")
+    assert response.status_code == 200, response.data
+    assert {item["id"] for item in response.data["results"]} == {str(enabled.id), str(disabled.id)}
+
+    class DisabledOnly(viewset):
+        def get_project_queryset(self, queryset):
+            return queryset.filter(enabled=False)
+
+    response = call(DisabledOnly, tenant.raw_key, tenant.project.id)
+    assert response.status_code == 200, response.data
+    assert [item["id"] for item in response.data["results"]] == [str(disabled.id)]
+    assert calls == []
+
+
+class QuerysetListViewSet(ProjectListModelMixin, LooseViewSet):
+    """The list mixin without a page selector."""
+
+
+def test_a_list_without_a_page_selector_lists_through_the_queryset(tenant, other_tenant):
+    own = make_config(tenant.project)
+    make_config(other_tenant.project)
+
+    response = call(QuerysetListViewSet, tenant.raw_key, tenant.project.id)
+
+    assert response.status_code == 200, response.data
+    assert [item["id"] for item in response.data["results"]] == [str(own.id)]
 
 
 class ExtraActionViewSet(LooseViewSet):
