@@ -79,10 +79,20 @@ def closed_redis_breaker():
 
 @pytest.fixture(scope="session", autouse=True)
 def cold_query_caches():
-    """The SQL that common/sql.py and the selectors build once per process is built anew in each
-    session: tools/mutate.py runs a session per mutant, in processes forked from one that built it."""
+    """What common/sql.py, the selectors, the key's lookup and the rate limits build once per process
+    (SQL, parsed rates) is built anew in each session: tools/mutate.py runs a session per mutant, in
+    processes forked from one that built it."""
+    from api import throttling
+    from auth_keys import authentication
     from common import sql
     from signalsource import selectors
 
-    for cached in (sql._insert_of, selectors._one_config_query, selectors._page_query):
+    for cached in (
+        sql._insert_of,
+        selectors._one_config_query,
+        selectors._page_query,
+        authentication._lookup,
+        throttling._database_statements,
+        throttling.parse_rate,
+    ):
         cached.cache_clear()

@@ -46,7 +46,8 @@ MODULES = {
     "common/sql.py": ["tests/common/test_sql.py", "tests/signalsource/test_selectors.py"],
     # test_sql.py: the reads ask the routers for their database.
     "signalsource/selectors.py": ["tests/signalsource/test_selectors.py", "tests/common/test_sql.py"],
-    "api/idempotency.py": ["tests/signalsource/test_idempotent_creates.py"],
+    # test_hardening_round3.py: what is kept of a refusal, bodies that cannot be fingerprinted, JSON and form.
+    "api/idempotency.py": ["tests/signalsource/test_idempotent_creates.py", "tests/api/test_hardening_round3.py"],
     # Not the access matrix: every mutant of the per-request code would run its hundreds of requests.
     "auth_keys/authentication.py": ["tests/auth_keys/test_api_keys.py"],
     # test_rate_limits.py: the throttles run right after authentication, once per request

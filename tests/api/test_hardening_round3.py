@@ -137,6 +137,9 @@ def test_a_nul_character_quoted_in_a_refusal_is_stored_and_replayed_not_a_500(te
     assert again.status_code == 400
     assert again["Idempotent-Replayed"] == "true"
     assert again.json()["code"] == first.json()["code"]
+    # Stored with the NUL replaced (PostgreSQL's jsonb holds none), on every database.
+    assert again.json()["detail"] == first.json()["detail"].replace("\x00", "\ufffd")
+    assert "\ufffd" in again.json()["detail"]
 
 
 @pytest.mark.django_db

@@ -4,6 +4,7 @@ concurrent duplicate against a live server is in test_races_live.py."""
 from datetime import timedelta
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext, override_settings
 from django.utils import timezone
@@ -14,7 +15,7 @@ from api.idempotency import ABANDONED_AFTER, TTL
 from api.models import IdempotencyRecord
 from signalsource import services
 from signalsource.models import SignalSourceConfig
-from tests.helpers import assert_error, key_client, make_config, make_key, make_project, run
+from tests.helpers import RecordingRouter, assert_error, key_client, make_config, make_key, make_project, run
 
 from .test_conditional_requests import ROUTES, list_url, written_state
 
@@ -33,6 +34,23 @@ def create(tenant, route, body=GITHUB, key=KEY, client=None, **extra):
     return (client or tenant.client).post(
         list_url(tenant, route), body, format="json", HTTP_IDEMPOTENCY_KEY=key, **extra
     )
+
+
+def create_from_form(tenant, form, key=KEY):
+    return tenant.client.post(
+        list_url(tenant, ROUTES[0]), form, content_type="application/x-www-form-urlencoded", HTTP_IDEMPOTENCY_KEY=key
+    )
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """Pins `timezone.now()` (the records' clock) at `clock.now`; tests move it by hand."""
+
+    class Clock:
+        now = timezone.now()
+
+    monkeypatch.setattr(timezone, "now", lambda: Clock.now)
+    return Clock
 
 
 def test_a_retried_create_gets_the_first_answer_again_and_writes_nothing(tenant, route):
@@ -88,6 +106,90 @@ def test_keys_are_scoped_to_the_api_key(tenant, route):
     response = create(tenant, route, client=key_client(other_raw))
     assert_error(response, 400, attr="source_product")
     assert not response.has_header("Idempotent-Replayed")
+
+
+def test_two_api_keys_using_the_same_idempotency_key_each_get_their_own_response(tenant, other_tenant):
+    mine, theirs = create(tenant, ROUTES[0]), create(other_tenant, ROUTES[0])
+    assert (mine.status_code, theirs.status_code) == (201, 201)
+
+    for owner, first in ((tenant, mine), (other_tenant, theirs)):
+        again = create(owner, ROUTES[0])
+        assert again.status_code == 201, again.json()
+        assert again["Idempotent-Replayed"] == "true"
+        assert again.json() == first.json()
+
+
+def test_each_idempotency_key_of_an_api_key_replays_its_own_response(tenant):
+    linear = {"source_product": "linear", "source_type": "issue"}
+    assert create(tenant, ROUTES[0], key="first").status_code == 201
+    second = create(tenant, ROUTES[0], linear, key="second")
+    assert second.status_code == 201
+
+    again = create(tenant, ROUTES[0], linear, key="second")
+
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.json() == second.json()
+
+
+REFUSED = {"source_product": "nope", "source_type": "issue"}
+
+
+def test_a_refused_body_sent_again_as_a_form_or_with_its_keys_reordered_is_the_same_request(tenant):
+    first = create(tenant, ROUTES[0], REFUSED)
+    assert_error(first, 400, attr="source_product")
+
+    as_form = create_from_form(tenant, "source_type=issue&source_product=nope")
+    reordered = tenant.client.generic(
+        "POST",
+        list_url(tenant, ROUTES[0]),
+        '{"source_type": "issue", "source_product": "nope"}',
+        content_type="application/json",
+        HTTP_IDEMPOTENCY_KEY=KEY,
+    )
+
+    for again in (as_form, reordered):
+        assert again.status_code == 400, again.json()
+        assert again["Idempotent-Replayed"] == "true"
+        assert again.json() == first.json()
+
+
+def test_refused_bodies_that_differ_are_different_requests(tenant):
+    assert_error(create(tenant, ROUTES[0], REFUSED, key="json"), 400, attr="source_product")
+    other = create(tenant, ROUTES[0], {**REFUSED, "source_product": "nada"}, key="json")
+    assert_error(other, 422, "invalid_request", "idempotency_key_reused")
+
+    # A form field sent twice is not the same as that field sent once.
+    assert_error(
+        create_from_form(tenant, "source_product=nope&source_type=issue", key="form"), 400, attr="source_product"
+    )
+    twice = create_from_form(tenant, "source_product=nope&source_product=nada&source_type=issue", key="form")
+    assert_error(twice, 422, "invalid_request", "idempotency_key_reused")
+
+
+def test_a_refused_multipart_body_with_a_file_part_is_replayed_like_any_refusal(tenant):
+    """The file has no JSON form: the fingerprint takes its name (`default=str`)."""
+    fields = {**REFUSED, "attachment": SimpleUploadedFile("a.txt", b"hello")}
+    url = list_url(tenant, ROUTES[0])
+    first = tenant.client.post(url, fields, format="multipart", HTTP_IDEMPOTENCY_KEY=KEY)
+    fields["attachment"].seek(0)
+    again = tenant.client.post(url, fields, format="multipart", HTTP_IDEMPOTENCY_KEY=KEY)
+
+    assert_error(first, 400, "validation_error", attr="source_product")
+    assert again.status_code == 400
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+
+
+def test_the_claims_hand_written_insert_asks_the_routers_like_the_orm(tenant, settings):
+    settings.DATABASE_ROUTERS = ["tests.helpers.RecordingRouter"]
+    RecordingRouter.asked = []
+    assert create(tenant, ROUTES[0]).status_code == 201
+    RecordingRouter.asked.clear()
+
+    # A replay: the claim's INSERT (which inserts nothing) is its only write.
+    assert create(tenant, ROUTES[0])["Idempotent-Replayed"] == "true"
+
+    assert ("write", "IdempotencyRecord") in RecordingRouter.asked
 
 
 def test_a_400_is_stored_and_replayed_even_after_its_cause_is_gone(tenant, route):
@@ -189,6 +291,42 @@ def test_a_finished_record_is_replayed_for_24_hours_not_only_for_the_abandoned_c
     assert create(tenant, route)["Idempotent-Replayed"] == "true"
 
 
+def test_at_exactly_24_hours_a_record_is_replayed_and_at_exactly_its_abandon_time_a_claim_is_in_flight(tenant, clock):
+    first = create(tenant, ROUTES[0])
+    assert first.status_code == 201
+    clock.now += TTL
+
+    assert create(tenant, ROUTES[0])["Idempotent-Replayed"] == "true"
+
+    assert (
+        create(tenant, ROUTES[0], {"source_product": "linear", "source_type": "issue"}, key="probe").status_code == 201
+    )
+    IdempotencyRecord.objects.filter(key="probe").update(status_code=None, response_body=None)
+    clock.now += ABANDONED_AFTER
+    response = create(tenant, ROUTES[0], {"source_product": "linear", "source_type": "issue"}, key="probe")
+    assert_error(response, 409, "invalid_request", "idempotency_key_in_progress")
+
+
+def test_taking_over_an_abandoned_claim_leaves_a_record_made_at_the_same_moment(tenant, clock):
+    linear = {"source_product": "linear", "source_type": "issue"}
+    finished = create(tenant, ROUTES[0], key="finished")
+    assert finished.status_code == 201
+    assert create(tenant, ROUTES[0], linear, key="abandoned").status_code == 201
+    SignalSourceConfig.objects.filter(source_product="linear").delete()
+    IdempotencyRecord.objects.filter(key="abandoned").update(status_code=None, response_body=None)
+    # The pinned clock: both records were made at the same moment.
+    assert IdempotencyRecord.objects.values("created_at").distinct().count() == 1
+    clock.now += ABANDONED_AFTER + timedelta(seconds=1)
+
+    taken_over = create(tenant, ROUTES[0], linear, key="abandoned")
+    again = create(tenant, ROUTES[0], key="finished")
+
+    assert taken_over.status_code == 201, taken_over.json()
+    assert not taken_over.has_header("Idempotent-Replayed")
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.json() == finished.json()
+
+
 def test_a_key_expires_after_24_hours(tenant, route):
     first = create(tenant, route)
     SignalSourceConfig.objects.all().delete()
@@ -216,6 +354,13 @@ def test_an_invalid_key_is_a_400_and_writes_nothing(tenant, route, key):
     assert_error(create(tenant, route, key=key), 400, "invalid_request", "invalid_idempotency_key")
     assert written_state() == state
     assert not IdempotencyRecord.objects.exists()
+
+
+@pytest.mark.parametrize("key", ["k", "a b", "~"])
+def test_printable_ascii_keys_from_one_character_are_accepted(tenant, key):
+    """The edges of what a key may be: one character, a space (0x20) and a tilde (0x7e)."""
+    assert create(tenant, ROUTES[0], key=key).status_code == 201
+    assert create(tenant, ROUTES[0], key=key)["Idempotent-Replayed"] == "true"
 
 
 def test_a_255_character_key_is_accepted(tenant, route):
