@@ -25,7 +25,9 @@ def _check_json_shape(raw: bytes, data) -> None:
         nodes += 1
         if nodes > MAX_JSON_NODES:
             raise ParseError(f"JSON body has more than {MAX_JSON_NODES} values.")
-        if depth > MAX_JSON_DEPTH:
+        # Depth is the containers' (a scalar inside the deepest container is at its depth), as the
+        # first guess counts it: both paths then agree on every body.
+        if depth > MAX_JSON_DEPTH and isinstance(value, dict | list):
             raise ParseError(f"JSON body is nested deeper than {MAX_JSON_DEPTH} levels.")
         if isinstance(value, dict):
             stack.extend((item, depth + 1) for item in value.values())

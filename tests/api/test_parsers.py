@@ -13,6 +13,7 @@ from api.parsers import (
     MAX_JSON_NODES,
     ORJSONParser,
     StrictFormParser,
+    StrictMultiPartParser,
     is_merge_patch,
 )
 
@@ -25,12 +26,35 @@ def _nested(opening: bytes, closing: bytes, depth: int) -> bytes:
     return opening * depth + closing * depth
 
 
-@pytest.mark.parametrize(("opening", "closing"), [(b"[", b"]"), (b'{"a":', b"}")], ids=["arrays", "objects"])
-def test_a_body_may_be_nested_as_deep_as_the_limit_and_no_deeper(opening, closing):
+NESTINGS = pytest.mark.parametrize(
+    ("opening", "closing", "sibling"), [(b"[", b"]", b",[]"), (b'{"a":', b"}", b',"b":[]')], ids=["arrays", "objects"]
+)
+
+
+@NESTINGS
+def test_a_body_may_be_nested_as_deep_as_the_limit_and_no_deeper(opening, closing, sibling):
     deepest = _nested(opening, closing, MAX_JSON_DEPTH - 1).replace(closing, b"[]" + closing, 1)
+    # One more container beside the outermost's first value: the byte count no longer rules the body
+    # out, so the walk measures it, and it finds the same depth.
+    walked = deepest[: -len(closing)] + sibling + closing
     assert _parse(deepest) is not None
+    assert _parse(walked) is not None
     with pytest.raises(ParseError, match=rf"^JSON body is nested deeper than {MAX_JSON_DEPTH} levels\.$"):
         _parse(opening + deepest + closing)
+
+
+@NESTINGS
+def test_a_scalar_inside_the_deepest_containers_is_at_their_depth(opening, closing, sibling):
+    deepest = _nested(opening, closing, MAX_JSON_DEPTH).replace(closing, b"0" + closing, 1)
+    assert _parse(deepest) is not None
+    assert _parse(deepest[: -len(closing)] + sibling + closing) is not None
+
+
+def test_a_body_of_scalars_one_more_than_the_limit_is_refused_without_help_from_strings():
+    # MAX_JSON_NODES numbers in an array: one value over. The commas alone let the byte counts allow
+    # MAX_JSON_NODES values at most, so the body is walked and refused.
+    with pytest.raises(ParseError, match=rf"^JSON body has more than {MAX_JSON_NODES} values\.$"):
+        _parse(b"[" + b",".join([b"0"] * MAX_JSON_NODES) + b"]")
 
 
 def test_a_body_may_hold_as_many_values_as_the_limit_and_no_more():
@@ -79,3 +103,17 @@ def test_a_parsed_form_cannot_be_changed_afterwards():
     data = _form(b"name=a", "utf-8")
     with pytest.raises(AttributeError):
         data["name"] = "b"
+
+
+def test_multipart_fields_are_decoded_strictly_in_the_bodys_charset():
+    body = b'--b\r\nContent-Disposition: form-data; name="name"\r\n\r\ncaf\xe9\r\n--b--\r\n'
+    content_type = "multipart/form-data; boundary=b"
+    request = RequestFactory().post("/", body, content_type=content_type)
+
+    def parse(encoding):
+        context = {"request": request, "encoding": encoding}
+        return StrictMultiPartParser().parse(io.BytesIO(body), content_type, context).data
+
+    assert parse("iso-8859-1")["name"] == "café"
+    with pytest.raises(ParseError, match=r"^Form body is not valid utf-8 text\.$"):
+        parse("utf-8")
