@@ -13,13 +13,17 @@ Not in `.ci/run`: a run over every module takes hours on a 2-core machine.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import redis
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRATCH = ROOT / ".mutate"
@@ -110,6 +114,34 @@ def _session_env(workdir: Path, postgres: str | None) -> dict[str, str]:
     return {**os.environ, **database, "TEST_STATIC_ROOT": str(workdir / "static")}
 
 
+@contextlib.contextmanager
+def _private_redis():
+    """A Redis server of the run's own (Debian's redis-server, on a free port), for the tests that
+    talk to Redis (TEST_REDIS_URL). A mutant of the rate limiter can leave a script running in Redis
+    for minutes, and Redis then answers BUSY to every client: the machine's shared Redis, which other
+    test runs use, must never be the one. Yields its URL; warns when a mutant left it busy (the
+    mutants tested after that one failed against it, whatever their code)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL)  # noqa: S603
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        for _ in range(50):
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.1):
+                break
+            time.sleep(0.1)
+        yield url
+        try:
+            redis.Redis.from_url(url, socket_timeout=2).ping()
+        except redis.RedisError as error:
+            print(f"WARNING: a mutant left the run's Redis answering {error}: the results after it are suspect")
+    finally:
+        server.kill()
+        server.wait()
+
+
 def _results(workdir: Path, mutmut: str) -> dict[str, list[str]]:
     command = [mutmut, "results", "--all", "true"]  # our own venv's mutmut, no shell
     output = subprocess.run(command, cwd=workdir, capture_output=True, text=True).stdout  # noqa: S603
@@ -144,7 +176,9 @@ def main() -> int:
         _configure(workdir, module, MODULES[module])
         started = time.monotonic()
         command = [mutmut, "run", "--max-children", str(args.children)]  # no shell, no outside input
-        subprocess.run(command, cwd=workdir, env=_session_env(workdir, args.postgres), check=False)  # noqa: S603
+        with _private_redis() as redis_url:
+            env = {**_session_env(workdir, args.postgres), "TEST_REDIS_URL": redis_url}
+            subprocess.run(command, cwd=workdir, env=env, check=False)  # noqa: S603
         summary[module] = (_results(workdir, mutmut), time.monotonic() - started)
     print("\nmodule: killed / survived / timeout / other (minutes)")
     for module, (by_status, seconds) in summary.items():
