@@ -26,42 +26,71 @@ SCRIPT = ROOT / "bench" / "profile_requests.py"
 TOTAL = re.compile(rb"^summary:\s+(\d+)", re.MULTILINE)
 
 
-def instructions(checkout: Path, scenario: str, requests: int, warmup: int) -> int:
-    """Every instruction of one run of profile_requests.py (`--plain`) over `checkout`'s code."""
+def instructions(checkout: Path, scenario: str, requests: int, warmup: int, extra: tuple = ()) -> int:
+    """Every instruction of one run of profile_requests.py (`--plain`, and `extra`) over `checkout`'s code."""
     python = checkout / ".venv" / "bin" / "python"
     if not python.exists():
         python = ROOT / ".venv" / "bin" / "python"
-    environment = {**os.environ, "PROFILE_ROOT": str(checkout)}
+    # The same hash seed every run: a set's or dict's order must not move the count.
+    environment = {**os.environ, "PROFILE_ROOT": str(checkout), "PYTHONHASHSEED": "0"}
     environment.setdefault("PROFILE_PROJECTS", "1000")
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "callgrind.out"
         subprocess.run(
-            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", str(python), str(SCRIPT),
-             "--plain", "--scenarios", scenario, "--requests", str(requests), "--warmup", str(warmup)],
-            env=environment, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=checkout,
+            [
+                "valgrind",
+                "--tool=callgrind",
+                f"--callgrind-out-file={out}",
+                str(python),
+                str(SCRIPT),
+                "--plain",
+                "--scenarios",
+                scenario,
+                "--requests",
+                str(requests),
+                "--warmup",
+                str(warmup),
+                *extra,
+            ],
+            env=environment,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            cwd=checkout,
         )
         return int(TOTAL.search(out.read_bytes()).group(1))
 
 
-def per_request(checkout: Path, scenario: str, low: int, high: int, warmup: int) -> float:
-    difference = instructions(checkout, scenario, high, warmup) - instructions(checkout, scenario, low, warmup)
-    return difference / (high - low)
+def per_request(checkout: Path, scenario: str, low: int, high: int, warmup: int, extra: tuple = ()) -> float:
+    high_count = instructions(checkout, scenario, high, warmup, extra)
+    return (high_count - instructions(checkout, scenario, low, warmup, extra)) / (high - low)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenarios", default="list,retrieve,patch,create_delete")
     parser.add_argument("--base-checkout", type=Path, help="another checkout (the code before a change)")
+    parser.add_argument(
+        "--without-events",
+        action="store_true",
+        help="the baseline is this checkout with its writes as before change events (their own cost)",
+    )
     parser.add_argument("--low", type=int, default=20, help="timed requests of the first run")
     parser.add_argument("--high", type=int, default=60, help="timed requests of the second run")
     parser.add_argument("--warmup", type=int, default=40, help="requests before either run's timed ones")
     args = parser.parse_args()
-    checkouts = [("after", ROOT)] + ([("before", args.base_checkout.resolve())] if args.base_checkout else [])
+    if args.base_checkout and args.without_events:
+        parser.error("--base-checkout or --without-events, not both")
+    checkouts = [("after", ROOT, ())]
+    if args.base_checkout:
+        checkouts.append(("before", args.base_checkout.resolve(), ()))
+    elif args.without_events:
+        checkouts.append(("before", ROOT, ("--without-events",)))
     print(f"instructions per request (callgrind, ({args.high} - {args.low} requests) after {args.warmup} warm-up)")
     for scenario in args.scenarios.split(","):
         counts = {}
-        for name, checkout in checkouts:
-            counts[name] = per_request(checkout, scenario, args.low, args.high, args.warmup)
+        for name, checkout, extra in checkouts:
+            counts[name] = per_request(checkout, scenario, args.low, args.high, args.warmup, extra)
             print(f"  {scenario:14} {name:6} {counts[name] / 1e6:8.3f} M", flush=True)
         if "before" in counts:
             print(f"  {scenario:14} after/before {counts['after'] / counts['before']:.3f}", flush=True)

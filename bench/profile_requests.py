@@ -6,15 +6,20 @@ with production settings (DEBUG off, rate limits in Redis) against the benchmark
 (the process's user + system time over the timed calls) and cProfile's top entries by own CPU time
 over a second, profiled pass (profiling inflates the times; the shares are what it is for).
 
+`--events-cost 30 --requests 100` measures the change events' own CPU per PATCH instead: PATCHes
+with and without them (bench/without_events.py) in short blocks that take turns.
+
 The keys rotate over many projects, as in the benchmark's loads, so that no key reaches its rate
 limit. Each key's `last_used_at` is recent before timing (the hourly write is not what is measured).
 """
 
 import argparse
 import cProfile
+import gc
 import io
 import os
 import pstats
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -29,6 +34,11 @@ PROJECTS = int(os.environ.get("PROFILE_PROJECTS", 100_000))  # the seeded scale 
 os.environ.setdefault("DATABASE_URL", seed.database_url(PROJECTS))
 os.environ.setdefault("REDIS_URL", os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11"))
 os.environ.setdefault("SECRET_KEY", "bench-profile")
+# What is measured is the CPU of a request, not the rate limiter's timeouts: with the service's 50 ms, a
+# process slowed down (under valgrind, or on a loaded machine) times out on Redis now and then, and
+# each time logs a traceback and stops counting for a while: instructions that vary from run to run.
+os.environ.setdefault("REDIS_SOCKET_TIMEOUT", "5")
+os.environ.setdefault("REDIS_CONNECT_TIMEOUT", "5")
 os.environ.update(DEBUG="0", ALLOWED_HOSTS="127.0.0.1", LOG_LEVEL="WARNING")
 os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
 
@@ -47,6 +57,9 @@ from signalsource import catalog  # noqa: E402
 SCENARIOS = ("list", "retrieve", "patch", "create_delete", "bulk10", "bulk55")
 COMPARE_CALLS = 3000
 TARGETS = 200
+# Each write target's `enabled`, so that every PATCH changes its config (a PATCH that changes nothing
+# writes nothing: no record, no event), in every run whatever the last one left.
+ENABLED: dict[str, bool] = {}
 
 
 def targets() -> tuple[list[tuple[int, str, str]], list[tuple[int, str, str]]]:
@@ -73,11 +86,12 @@ def targets() -> tuple[list[tuple[int, str, str]], list[tuple[int, str, str]]]:
         status, listed = call("GET", f"/api/projects/{project}/signal_source_configs/", raw_key)
         assert status == 200, listed
         if listed["results"]:
-            writes.append((project, raw_key, listed["results"][0]["id"]))
-            continue
-        status, created = call("POST", f"/api/projects/{project}/signal_source_configs/", raw_key, body)
-        assert status == 201, created
-        writes.append((project, raw_key, created["id"]))
+            config = listed["results"][0]
+        else:
+            status, config = call("POST", f"/api/projects/{project}/signal_source_configs/", raw_key, body)
+            assert status == 201, config
+        writes.append((project, raw_key, config["id"]))
+        ENABLED[config["id"]] = config["enabled"]
     PersonalAPIKey.objects.update(last_used_at=timezone.now())
     return reads, writes
 
@@ -125,7 +139,8 @@ def requests_of(scenario: str, reads, writes):
             yield "GET", f"/api/projects/{project}/signal_source_configs/{config_id}/", raw_key, None
         elif scenario == "patch":  # every request changes the config, as the benchmark's do
             project, raw_key, config_id = writes[i % len(writes)]
-            body = {"enabled": bool(i // len(writes) % 2)}
+            ENABLED[config_id] = not ENABLED[config_id]
+            body = {"enabled": ENABLED[config_id]}
             yield "PATCH", f"/api/projects/{project}/signal_source_configs/{config_id}/", raw_key, body
         elif scenario.startswith("bulk"):  # bulkN: N sources of a project switched on or off in one request
             project, raw_key, _ = writes[i % len(writes)]
@@ -166,6 +181,40 @@ def run(
     if profile:
         profile.disable()
     return (time.process_time() - started) / count, (time.perf_counter() - wall_started) / count
+
+
+def events_cost(writes, rounds: int, count: int) -> dict:
+    """CPU per PATCH with the change events and without them, side by side: `rounds` pairs of short
+    blocks of `count` PATCHes that take turns (which goes first alternates), in this one process, so
+    that whatever else the machine does falls on both alike. The events' cost is the median of the
+    pairs' differences. Every PATCH changes its config (a record and an event each)."""
+    from without_events import set_events  # imported here: a checkout from before events has none
+
+    cpu: dict[bool, list[float]] = {True: [], False: []}
+    run("patch", 200, [], writes, warmup=0)  # warm-up: connections, caches, imports
+    for number in range(rounds):
+        for on in (True, False) if number % 2 == 0 else (False, True):
+            set_events(on)
+            gc.collect()
+            cpu[on].append(run("patch", count, [], writes, warmup=0)[0] * 1000)
+    set_events(True)
+    with_events = statistics.median(cpu[True])
+    events_ms = statistics.median(on - off for on, off in zip(cpu[True], cpu[False], strict=True))
+    return {
+        "patches": rounds * count,
+        "with_events_ms": round(with_events, 3),
+        "without_events_ms": round(statistics.median(cpu[False]), 3),
+        "events_ms": round(events_ms, 3),
+        "events_share": round(events_ms / with_events, 4),
+    }
+
+
+def print_events_cost(cost: dict) -> None:
+    print(
+        f"== change events' own cost per PATCH ({cost['patches']} PATCHes each way, in turns): "
+        f"{cost['with_events_ms']:.2f} ms CPU with them, {cost['without_events_ms']:.2f} ms without: "
+        f"{cost['events_ms']:.2f} ms, {cost['events_share']:.1%} of a PATCH's CPU"
+    )
 
 
 def compare_reads(reads) -> None:
@@ -224,9 +273,25 @@ def main() -> None:
     parser.add_argument("--reads", action="store_true", help="also compare the hand-written reads with the ORM's")
     parser.add_argument("--warmup", type=int, help="requests before the timed ones (default: up to 200)")
     parser.add_argument("--plain", action="store_true", help="only answer the requests: no profile, no output")
+    parser.add_argument(
+        "--without-events", action="store_true", help="the writes as before change events (the baseline of their cost)"
+    )
+    parser.add_argument(
+        "--events-cost",
+        type=int,
+        metavar="ROUNDS",
+        help="only measure the change events' own CPU per PATCH: ROUNDS pairs of --requests PATCHes with and without",
+    )
     args = parser.parse_args()
     reads, writes = targets()
+    if args.without_events:
+        from without_events import set_events
+
+        set_events(False)
     try:
+        if args.events_cost:
+            print_events_cost(events_cost(writes, args.events_cost, args.requests))
+            return
         for scenario in args.scenarios.split(","):
             if args.plain:
                 run(scenario, args.requests, reads, writes, warmup=args.warmup)

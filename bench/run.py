@@ -16,7 +16,9 @@
 4. Measures the CPU each app costs per request: the user + system CPU time of all its server's
    processes (main process and workers, from /proc; children that exited count through their
    parent's cutime/cstime) over the measured runs, divided by the requests answered.
-5. Prints the tables (requests/s, the service's ratio to the floor and to the peer, p50/p99, CPU
+5. Measures what the change events cost: PATCH against the service and the service without them
+   (bench/without_events.py), side by side as above.
+6. Prints the tables (requests/s, the service's ratio to the floor and to the peer, p50/p99, CPU
    per request, SQL statements per request, memory per worker; with several servers, each app's
    requests/s and CPU under each) and the query plans, and writes the tables, a JSON file and a PNG
    chart into bench/results/.
@@ -67,6 +69,7 @@ READ_TARGETS = 1000  # projects (each with its own key) the read and PATCH loads
 FIXED_RATE_SHARE = 0.7
 P99_LIMIT_MS = 50
 SCALE_LATENCY_LIMIT = 1.2
+EVENTS_SHARE_LIMIT = 0.10  # the change events' own CPU, as a share of a PATCH's
 SLICES = 3  # turns each app takes per measured run
 
 
@@ -524,10 +527,13 @@ def main() -> None:
         args.instances,
         extra_env=small_scale_limits(cfg),
     )
-    all_servers = [*measured_servers, service_small]
+    service_without_events = Server(
+        "service_without_events", "bench.without_events:application", 18007, large["url"], primary, args.instances
+    )
+    all_servers = [*measured_servers, service_small, service_without_events]
     slice_seconds = max(1, cfg.duration // SLICES)
     load_seconds = len(measured_servers) * len(SCENARIOS) * (cfg.warmup + 2 * SLICES * slice_seconds)
-    load_seconds += 2 * (cfg.warmup + 2 * SLICES * slice_seconds)
+    load_seconds += 3 * (cfg.warmup + 2 * SLICES * slice_seconds)
     results: dict = {"settings": cfg.__dict__, "seed": {"large": large, "small": small}, "runs": {}}
     try:
         for server in all_servers:
@@ -559,6 +565,8 @@ def main() -> None:
                     )
             for scale, slices in scale_slices.items():
                 results["runs"][f"{scenario}/scale_{scale}"] = _combine(slices)
+        # The events' cost: the same PATCH load against the service with and without them, in turns.
+        results["events"] = measure([service, service_without_events], "patch", read_targets, cfg)
         results["rss_mib"] = {server.label: server.worker_rss_mib() for server in measured_servers}
     finally:
         for server in all_servers:
@@ -566,6 +574,12 @@ def main() -> None:
     results["probe"] = probe(large["url"], probe_ids)
     results["probe"]["queries_peer"] = probe(large["url"], probe_ids, app="peer")["queries"]
     report(results, cfg)
+
+
+def events_share(results: dict) -> float:
+    """The change events' share of a PATCH's CPU: (with - without) / with."""
+    with_events, without_events = (run["cpu_ms"] for run in results["events"].values())
+    return (with_events - without_events) / with_events
 
 
 def _ms(value: float) -> str:
@@ -725,6 +739,13 @@ def report(results: dict, cfg: Settings) -> None:
                 if run["errors"] + run["status_errors"]
             )
         )
+    (with_events, without_events), share = results["events"].values(), events_share(results)
+    out.append(
+        f"Change events' cost per PATCH (the service with and without them, side by side under {servers[0]}): "
+        f"CPU {with_events['cpu_ms']:.2f} against {without_events['cpu_ms']:.2f} ms/req, {share:.1%} of a "
+        f"PATCH's (target < {EVENTS_SHARE_LIMIT:.0%} {'ok' if share < EVENTS_SHARE_LIMIT else 'MISSED'}); "
+        f"peak {with_events['peak']['rps']:.0f} against {without_events['peak']['rps']:.0f} req/s"
+    )
     out.append("")
     for label, rss in results["rss_mib"].items():
         out.append(
