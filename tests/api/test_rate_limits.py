@@ -8,7 +8,9 @@ import uuid
 
 import pytest
 import redis
-from django.test import override_settings
+from django.test import RequestFactory, override_settings
+from rest_framework.request import Request
+from rest_framework.test import APIRequestFactory
 
 from api import throttling
 from api.models import RateLimitHit
@@ -280,7 +282,82 @@ def test_an_unreachable_redis_fails_open_rather_than_taking_the_api_down(tenant,
     }
     with override_settings(CACHES=caches, RATE_LIMIT_BURST="1/minute"):
         assert statuses(tenant.client, tenant.url, 2) == [200, 200]
-    assert any("rate limit cache unavailable" in record.getMessage() for record in caplog.records)
+    # Once (the breaker then stops asking), with the Redis error's traceback.
+    (warning,) = [record for record in caplog.records if record.name == "api.throttling"]
+    assert warning.levelname == "WARNING"
+    assert warning.getMessage() == "rate limit cache unavailable; requests not counted for a while"
+    assert isinstance(warning.exc_info[1], redis.RedisError)
+
+
+def test_a_new_breaker_is_closed_and_a_trip_opens_it_until_reset(settings):
+    settings.REDIS_BREAKER_SECONDS = 600
+    breaker = throttling.RedisBreaker()
+    assert not breaker.is_open()
+
+    breaker.trip()
+    assert breaker.is_open()
+
+    breaker.reset()
+    assert not breaker.is_open()
+
+
+@pytest.mark.parametrize(
+    ("forwarded", "address"),
+    [
+        ("10.0.0.5", "10.0.0.5"),
+        ("1.1.1.1,10.0.0.6", "10.0.0.6"),
+        ("1.1.1.1, 2.2.2.2, 10.0.0.7", "10.0.0.7"),
+        ("not an address", "127.0.0.1"),
+        (None, "127.0.0.1"),  # no header: the connection's address
+    ],
+)
+def test_the_client_address_is_the_last_one_in_the_proxys_header(settings, forwarded, address):
+    settings.CLIENT_IP_HEADER = "X-Forwarded-For"
+    headers = {"HTTP_X_FORWARDED_FOR": forwarded} if forwarded is not None else {}
+
+    assert throttling.client_address(RequestFactory().get("/", **headers)) == address
+
+
+def test_a_rate_left_empty_or_unset_is_off(tenant, settings):
+    settings.RATE_LIMIT_BURST = ""
+    del settings.RATE_LIMIT_SUSTAINED
+
+    assert statuses(tenant.client, tenant.url, 2) == [200, 200]
+    assert throttling.active_limits(throttling.KEY_LIMITS) == []
+
+
+@override_settings(RATE_LIMIT_ANONYMOUS="1/minute")
+def test_a_view_that_does_not_limit_requests_without_a_key_counts_none(db):
+    request = Request(APIRequestFactory().get("/"))  # no key
+    throttle = throttling.RateLimitThrottle()
+
+    assert [throttle.allow_request(request, view=object()) for _ in range(2)] == [True, True]
+
+
+@override_settings(RATE_LIMIT_SCHEMA="1/minute", RATE_LIMIT_ANONYMOUS="off")
+def test_the_api_description_is_limited_per_address_under_its_own_rate(db):
+    assert statuses(key_client(), "/api/schema/", 2) == [200, 429]
+
+
+def cost_caches():
+    yield pytest.param(NO_REDIS, id="database")
+    if _redis_is_up():
+        yield pytest.param(redis_cache_settings()[0], id="redis")
+
+
+@pytest.mark.parametrize("caches", list(cost_caches()))
+def test_a_cost_counts_as_that_many_requests_and_one_above_the_limit_never_fits(db, clock, caches):
+    limits = [throttling.Limit("burst", 3, 60)]
+    subject = f"cost-{uuid.uuid4().hex}"
+
+    def count(cost):
+        return throttling.count_request(subject, limits, lambda: clock.now, cost)
+
+    with override_settings(CACHES=caches):
+        assert count(2) is None
+        assert count(2) is not None  # 2 + 2 > 3: refused, nothing counted
+        assert count(1) is None  # 3 of 3
+        assert count(4) == 60.0  # more than the limit at all: the whole window
 
 
 @pytest.mark.live_server_process
