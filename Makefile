@@ -85,10 +85,13 @@ clients/node_modules/.installed: clients/package.json clients/package-lock.json
 	cd clients && npm ci --no-audit --no-fund
 	@touch $@
 
-# The suite on every core (pytest-xdist), opt-in: PYTEST_PARALLEL="-n auto --dist loadfile". Each worker
-# gets a test database of its own (pytest-django suffixes the name: test_test_gw0, ...); whole files per
-# worker (loadfile), so that a file's fixtures (a live server, built clients) start once. Not the default
-# yet: on a loaded 2-core machine it was no faster, and one PostgreSQL connect timed out (3 s) under it.
+# The suite in parallel (pytest-xdist), opt-in: PYTEST_PARALLEL="-n 4 --dist loadfile"; empty (the
+# default) runs it serially. Each worker gets a test database of its own (pytest-django suffixes the
+# name: test_test_gw0, ...); whole files per worker (loadfile), so that a file's fixtures (a live
+# server, built clients) start once. Not the default: on this 2-core machine shared with other work (load
+# 5-11) 4 workers were not faster: SQLite 28.5 min (25.7 serially), PostgreSQL 31.5 min. Most of the
+# time is the live-server files (Django started in each server and manage.py call), and 4 workers doing
+# that at once share the same 2 cores.
 PYTEST_PARALLEL ?=
 
 ## test: set up and run the whole suite (PostgreSQL too: DATABASE_URL=postgres://root@127.0.0.1:5432/test)
