@@ -104,9 +104,7 @@ class ConditionalRequestsMixin:
                 raise PreconditionFailed() from None
             raise
         if_none_match = self.request.headers.get("If-None-Match")
-        if if_none_match is not None and (
-            parse_etags(if_none_match) == ["*"] or _weak_match(if_none_match, etag_for(instance))
-        ):
+        if if_none_match is not None and _weak_match(if_none_match, etag_for(instance)):
             # RFC 9110 13.1.2: on a write, a true If-None-Match (`*`: any current version; or one it
             # names) refuses the write. One naming other versions lets it through, unconditionally.
             raise PreconditionFailed("The object exists at a version If-None-Match names; nothing was changed.")
@@ -173,7 +171,10 @@ class Precondition:
 
     def __init__(self, if_match: str | None = None, if_none_match: str | None = None):
         self.if_match = parse_etags(if_match) if if_match is not None else None
-        self.if_none_match = parse_etags(if_none_match) if if_none_match is not None else None
+        # If-None-Match compares weakly (RFC 9110 13.1.2), as on the id route: W/"1" names version 1.
+        self.if_none_match = (
+            [value.removeprefix("W/") for value in parse_etags(if_none_match)] if if_none_match is not None else None
+        )
 
     def __bool__(self) -> bool:
         return self.if_match is not None or self.if_none_match is not None

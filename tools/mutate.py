@@ -35,11 +35,13 @@ COPIED = [
 
 # The rule modules, smallest first, each with the test files that hold its rules.
 MODULES = {
-    # `header()` runs at import (the OpenAPI parts), `Precondition` in the bulk operations: their tests too.
+    # `header()` runs at import (test_openapi_headers.py calls it again), `Precondition` in the bulk
+    # operations and the upsert by source: their tests too.
     "api/conditional.py": [
         "tests/signalsource/test_conditional_requests.py",
         "tests/signalsource/test_configs_create.py",
         "tests/signalsource/test_bulk.py",
+        "tests/signalsource/test_upsert_by_source.py",
         "tests/api/test_openapi_headers.py",
     ],
     "api/parsers.py": [

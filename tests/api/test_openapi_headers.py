@@ -4,7 +4,10 @@ test_openapi.py checks is what the code generates."""
 
 import pytest
 import yaml
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
 
+from api.conditional import header
 from tests.helpers import OPENAPI_FILE, PUBLISHED_ROUTE, SIGNALS_ROUTE
 
 # Both config routes: the published one and today's PostHog route (which also takes PUT).
@@ -80,3 +83,20 @@ def test_reads_of_lists_and_activity_have_no_conditional_headers(spec, route):
     list_path, item_path = paths(route)
     for path in (list_path, f"{item_path}activity/"):
         assert not headers_in(spec["paths"][path]["get"]) & {"If-None-Match", "If-Match", "Idempotency-Key"}
+
+
+def test_the_header_helper_makes_a_string_request_header_or_a_response_header_for_the_codes_given():
+    # The helper runs when api/conditional.py is imported, before any test: called here too, so that
+    # mutation testing sees it (the committed description above shows what it made at import).
+    def fields(parameter):
+        return (parameter.name, parameter.type, parameter.location, parameter.description, parameter.response)
+
+    assert fields(header("If-Match", "the tag")) == (
+        "If-Match",
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        "the tag",
+        False,
+    )
+    response_header = header("ETag", "the tag", response=["200", "304"])
+    assert fields(response_header) == ("ETag", OpenApiTypes.STR, OpenApiParameter.HEADER, "the tag", ["200", "304"])

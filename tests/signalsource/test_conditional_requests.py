@@ -190,6 +190,36 @@ def test_a_412_comes_before_the_body_is_validated(tenant, route, row):
     assert_error(response, 412, code="precondition_failed")
 
 
+def test_with_a_matching_if_match_the_body_is_still_validated(tenant, route, row):
+    before = written_state()
+    etag = etag_of(tenant, route, row)
+    response = tenant.client.patch(
+        item_url(tenant, route, row.id), {"config": "not an object"}, format="json", HTTP_IF_MATCH=etag
+    )
+    assert_error(response, 400, "validation_error", attr="config")
+    assert written_state() == before
+
+
+@pytest.mark.parametrize("header", ["*", 'W/"1"', '"999", "1"'])
+def test_a_write_is_refused_when_if_none_match_names_the_current_version(tenant, route, row, header):
+    before = written_state()
+    url = item_url(tenant, route, row.id)
+    detail = "The object exists at a version If-None-Match names; nothing was changed."
+    for response in (
+        tenant.client.patch(url, {"enabled": False}, format="json", HTTP_IF_NONE_MATCH=header),
+        tenant.client.delete(url, HTTP_IF_NONE_MATCH=header),
+    ):
+        assert_error(response, 412, "invalid_request", "precondition_failed")
+        assert response.json()["detail"] == detail
+    assert written_state() == before
+
+
+def test_a_write_goes_through_when_if_none_match_names_other_versions(tenant, route, row):
+    url = item_url(tenant, route, row.id)
+    response = tenant.client.patch(url, {"enabled": False}, format="json", HTTP_IF_NONE_MATCH='"999", W/"2"')
+    assert (response.status_code, response["ETag"]) == (200, '"2"')
+
+
 def test_a_412_comes_after_access_is_checked(tenant, other_tenant, route, row):
     before = written_state()
     url = item_url(tenant, route, row.id)
@@ -254,6 +284,16 @@ def test_put_takes_if_match_like_patch(tenant, row, put_route):
     assert written_state() == before
     (record,) = activity_of(row)
     assert (record.activity, record.actor) == ("updated", tenant.api_key.mask)
+
+
+@pytest.mark.parametrize("put_route", PUT_ROUTES)
+def test_put_replaces_the_whole_config_so_a_field_it_needs_is_required(tenant, row, put_route):
+    before = written_state()
+    response = tenant.client.put(
+        item_url(tenant, put_route, row.id), {"enabled": False}, format="json", HTTP_IF_MATCH="*"
+    )
+    assert_error(response, 400, "validation_error", attr="source_product")
+    assert written_state() == before
 
 
 def test_the_published_route_still_answers_put_405(tenant, row):

@@ -123,6 +123,18 @@ def test_if_none_match_star_creates_only(tenant):
     assert database_state() == state
 
 
+def test_if_none_match_naming_the_current_etag_refuses_and_naming_others_writes(tenant):
+    row = make_config(tenant.project)
+    state = database_state()
+    refused = put(tenant, {"enabled": False}, HTTP_IF_NONE_MATCH='"7", W/"1"')
+    assert_error(refused, 412, "invalid_request", "precondition_failed")
+    assert database_state() == state
+
+    changed = put(tenant, {"enabled": False}, HTTP_IF_NONE_MATCH='"7", "8"')
+    assert (changed.status_code, changed["ETag"]) == (200, '"2"')
+    assert records(row.id) == ["updated"]
+
+
 def test_if_match_writes_only_at_that_version_and_never_creates(tenant):
     assert_error(put(tenant, {}, HTTP_IF_MATCH='"1"'), 412, "invalid_request", "precondition_failed")
     assert_error(put(tenant, {}, HTTP_IF_MATCH="*"), 412, "invalid_request", "precondition_failed")
