@@ -4,7 +4,11 @@ raise domain errors (Django's ValidationError, the model's DoesNotExist), never 
 import pytest
 from django.core.exceptions import ValidationError
 
-from signalsource import services
+from activity_log.models import ActivityLog
+from activity_log.services import Actor
+from api.conditional import VersionMismatch
+from change_events.models import ChangeEvent
+from signalsource import events, services
 from signalsource.models import SignalSourceConfig
 from tests.helpers import make_project, make_user
 
@@ -169,3 +173,100 @@ def test_services_raise_no_http_errors():
 
     source = inspect.getsource(services)
     assert "rest_framework" not in source and "Http404" not in source
+
+
+def record_and_event(config_id, activity):
+    """The activity record and the change event of one change of the config."""
+    record = ActivityLog.objects.get(item_id=str(config_id), activity=activity)
+    event = ChangeEvent.objects.get(subject=str(config_id), type=events.TYPE_PREFIX + activity)
+    return record, event
+
+
+def changed_fields(record):
+    return {change["field"]: (change["before"], change["after"]) for change in record.detail["changes"]}
+
+
+def test_a_retired_type_is_refused_only_where_the_caller_asks(project):
+    retired = {"source_product": "llm_analytics", "source_type": "evaluation"}
+
+    fields = services.validate_new_config(project=project, **retired)
+    assert fields == {**retired, "enabled": True, "config": {}}
+    for call in (services.validate_new_config, services.create_config):
+        refused(
+            lambda call=call: call(project=project, created_by=None, refuse_retired_types=True, **retired),
+            "source_type",
+            "invalid_choice",
+            '"evaluation" is not a valid choice.',
+        )
+    assert not SignalSourceConfig.objects.exists()
+
+
+def test_a_duplicate_is_the_same_product_and_type_in_the_same_project(project):
+    create(project, source_product="error_tracking", source_type="issue_created")
+    create(project, source_product="github", source_type="issue")
+
+    for product, source_type in [("error_tracking", "issue_reopened"), ("linear", "issue")]:
+        services.validate_new_config(project=project, source_product=product, source_type=source_type)
+    services.validate_new_config(project=make_project(), source_product="github", source_type="issue")
+
+
+def test_a_create_is_recorded_with_its_actor_its_fields_and_its_event(project):
+    config = create(project, config={"steering": "s"}, actor=Actor.command("seed"))
+
+    record, event = record_and_event(config.pk, "created")
+    assert (record.actor, record.is_system) == ("seed", True)
+    assert changed_fields(record)["config.steering"] == (None, "s")
+    assert (event.sequence, event.data["actor"]) == (1, "seed")
+    # Saved, as `save()` leaves an instance: a later save updates the row instead of inserting one.
+    assert (config._state.adding, config._state.db) == (False, "default")
+
+
+def test_a_delete_is_recorded_with_its_actor_the_config_as_it_was_and_the_next_sequence(project):
+    config = create(project, enabled=False)
+    services.update_config(config, config={"steering": "s"})
+
+    services.delete_config(config, actor=Actor.command("cleanup"))
+
+    assert not SignalSourceConfig.objects.exists()
+    record, event = record_and_event(config.pk, "deleted")
+    assert record.actor == "cleanup"
+    assert changed_fields(record)["enabled"] == (False, None)
+    assert (event.sequence, event.data["actor"]) == (3, "cleanup")
+
+
+def test_a_delete_at_a_version_the_config_has_left_is_refused_and_without_one_it_deletes(project):
+    config = create(project)
+    stale = SignalSourceConfig.objects.get(pk=config.pk)
+    services.update_config(config, enabled=False)
+
+    with pytest.raises(VersionMismatch, match=f"^Signal source config {config.pk} is not at version 1.$"):
+        services.delete_config(stale, expected_version=1)
+    with pytest.raises(VersionMismatch, match=f"^Signal source config {config.pk} is not at version 1.$"):
+        services.delete_config(config, expected_version=1)
+    assert SignalSourceConfig.objects.filter(pk=config.pk).exists()
+
+    services.delete_config(stale)  # read again, then deleted at the version it has now
+    assert not SignalSourceConfig.objects.exists()
+    record, event = record_and_event(config.pk, "deleted")
+    assert (changed_fields(record)["enabled"], event.sequence) == ((False, None), 3)
+
+
+def test_set_status_takes_a_processing_status_or_none_only(project):
+    config = create(project)
+
+    refused(lambda: services.set_status(config, "bogus"), "status", "invalid_choice", '"bogus" is not a valid status.')
+    services.set_status(config, None)
+    assert SignalSourceConfig.objects.get(pk=config.pk).version == 1  # None was already the status
+
+
+def test_set_status_moves_the_version_but_not_updated_at_and_is_recorded_with_its_actor(project):
+    config = create(project)
+    updated_at = SignalSourceConfig.objects.get(pk=config.pk).updated_at
+
+    services.set_status(config, "running", actor=Actor.command("runner"))
+
+    stored = SignalSourceConfig.objects.get(pk=config.pk)
+    assert (stored.status, stored.version, stored.updated_at) == ("running", 2, updated_at)
+    record, event = record_and_event(config.pk, "status_changed")
+    assert (record.actor, changed_fields(record)["status"]) == ("runner", (None, "running"))
+    assert (event.sequence, event.data["actor"]) == (2, "runner")
