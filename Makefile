@@ -89,7 +89,7 @@ clients/node_modules/.installed: clients/package.json clients/package-lock.json
 # default) runs it serially. Each worker gets a test database of its own (pytest-django suffixes the
 # name: test_test_gw0, ...); whole files per worker (loadfile), so that a file's fixtures (a live
 # server, built clients) start once. Not the default: on this 2-core machine shared with other work (load
-# 5-11) 4 workers were not faster: SQLite 28.5 min (25.7 serially), PostgreSQL 31.5 min. Most of the
+# 5-11) 4 workers were not faster: SQLite 28.5 min (25.7 serially), PostgreSQL 31.5 (28.8). Most of the
 # time is the live-server files (Django started in each server and manage.py call), and 4 workers doing
 # that at once share the same 2 cores.
 PYTEST_PARALLEL ?=
