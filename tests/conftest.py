@@ -51,6 +51,19 @@ def other_tenant(db):
 
 
 @pytest.fixture
+def pinned_now(monkeypatch):
+    """Pins `django.utils.timezone.now()` (the clock of the key's last use and of idempotency records)
+    at `pinned_now.now`; tests move it by hand."""
+    from django.utils import timezone
+
+    class Clock:
+        now = timezone.now()
+
+    monkeypatch.setattr(timezone, "now", lambda: Clock.now)
+    return Clock
+
+
+@pytest.fixture
 def fast_password_hashing(settings):
     """For admin tests: the admin_client fixture's superuser has a password, and real hashing would
     dominate the run time."""

@@ -406,23 +406,12 @@ def test_last_used_at_is_rewritten_after_an_hour(tenant):
     assert len(key_updates(queries.captured_queries)) == 1
 
 
-@pytest.fixture
-def clock(monkeypatch):
-    """Pins `timezone.now()` (the authenticator's clock) at `clock.now`; tests move it by hand."""
-
-    class Clock:
-        now = timezone.now()
-
-    monkeypatch.setattr(timezone, "now", lambda: Clock.now)
-    return Clock
-
-
-def test_last_used_at_is_rewritten_at_exactly_an_hour(tenant, clock):
-    PersonalAPIKey.objects.filter(pk=tenant.api_key.pk).update(last_used_at=clock.now - LAST_USED_RESOLUTION)
+def test_last_used_at_is_rewritten_at_exactly_an_hour(tenant, pinned_now):
+    PersonalAPIKey.objects.filter(pk=tenant.api_key.pk).update(last_used_at=pinned_now.now - LAST_USED_RESOLUTION)
 
     assert tenant.client.get(tenant.url).status_code == 200
 
-    assert reload(tenant.api_key).last_used_at == clock.now
+    assert reload(tenant.api_key).last_used_at == pinned_now.now
 
 
 def test_a_request_records_the_use_of_its_own_key_only(tenant, other_tenant):
@@ -435,14 +424,14 @@ def test_a_request_records_the_use_of_its_own_key_only(tenant, other_tenant):
     assert reload(other_tenant.api_key).last_used_at is None
 
 
-def test_requests_that_read_the_key_before_either_wrote_record_its_use_once(tenant, clock):
+def test_requests_that_read_the_key_before_either_wrote_record_its_use_once(tenant, pinned_now):
     """The hour's condition sits in the UPDATE itself: the second request's copy of the key still says
     "never used", but the stored key, written a minute earlier by the first request, is not written again."""
     first, second = reload(tenant.api_key), reload(tenant.api_key)
-    first_use = clock.now
+    first_use = pinned_now.now
 
     PersonalAPIKeyAuthentication._touch_last_used(first)
-    clock.now += timedelta(minutes=1)
+    pinned_now.now += timedelta(minutes=1)
     PersonalAPIKeyAuthentication._touch_last_used(second)
 
     assert reload(tenant.api_key).last_used_at == first_use

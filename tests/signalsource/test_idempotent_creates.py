@@ -42,17 +42,6 @@ def create_from_form(tenant, form, key=KEY):
     )
 
 
-@pytest.fixture
-def clock(monkeypatch):
-    """Pins `timezone.now()` (the records' clock) at `clock.now`; tests move it by hand."""
-
-    class Clock:
-        now = timezone.now()
-
-    monkeypatch.setattr(timezone, "now", lambda: Clock.now)
-    return Clock
-
-
 def test_a_retried_create_gets_the_first_answer_again_and_writes_nothing(tenant, route):
     first = create(tenant, route)
     assert first.status_code == 201, first.json()
@@ -291,10 +280,12 @@ def test_a_finished_record_is_replayed_for_24_hours_not_only_for_the_abandoned_c
     assert create(tenant, route)["Idempotent-Replayed"] == "true"
 
 
-def test_at_exactly_24_hours_a_record_is_replayed_and_at_exactly_its_abandon_time_a_claim_is_in_flight(tenant, clock):
+def test_at_exactly_24_hours_a_record_is_replayed_and_at_exactly_its_abandon_time_a_claim_is_in_flight(
+    tenant, pinned_now
+):
     first = create(tenant, ROUTES[0])
     assert first.status_code == 201
-    clock.now += TTL
+    pinned_now.now += TTL
 
     assert create(tenant, ROUTES[0])["Idempotent-Replayed"] == "true"
 
@@ -302,12 +293,12 @@ def test_at_exactly_24_hours_a_record_is_replayed_and_at_exactly_its_abandon_tim
         create(tenant, ROUTES[0], {"source_product": "linear", "source_type": "issue"}, key="probe").status_code == 201
     )
     IdempotencyRecord.objects.filter(key="probe").update(status_code=None, response_body=None)
-    clock.now += ABANDONED_AFTER
+    pinned_now.now += ABANDONED_AFTER
     response = create(tenant, ROUTES[0], {"source_product": "linear", "source_type": "issue"}, key="probe")
     assert_error(response, 409, "invalid_request", "idempotency_key_in_progress")
 
 
-def test_taking_over_an_abandoned_claim_leaves_a_record_made_at_the_same_moment(tenant, clock):
+def test_taking_over_an_abandoned_claim_leaves_a_record_made_at_the_same_moment(tenant, pinned_now):
     linear = {"source_product": "linear", "source_type": "issue"}
     finished = create(tenant, ROUTES[0], key="finished")
     assert finished.status_code == 201
@@ -316,7 +307,7 @@ def test_taking_over_an_abandoned_claim_leaves_a_record_made_at_the_same_moment(
     IdempotencyRecord.objects.filter(key="abandoned").update(status_code=None, response_body=None)
     # The pinned clock: both records were made at the same moment.
     assert IdempotencyRecord.objects.values("created_at").distinct().count() == 1
-    clock.now += ABANDONED_AFTER + timedelta(seconds=1)
+    pinned_now.now += ABANDONED_AFTER + timedelta(seconds=1)
 
     taken_over = create(tenant, ROUTES[0], linear, key="abandoned")
     again = create(tenant, ROUTES[0], key="finished")
