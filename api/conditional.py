@@ -171,10 +171,7 @@ class Precondition:
 
     def __init__(self, if_match: str | None = None, if_none_match: str | None = None):
         self.if_match = parse_etags(if_match) if if_match is not None else None
-        # If-None-Match compares weakly (RFC 9110 13.1.2), as on the id route: W/"1" names version 1.
-        self.if_none_match = (
-            [value.removeprefix("W/") for value in parse_etags(if_none_match)] if if_none_match is not None else None
-        )
+        self.if_none_match = if_none_match  # compared weakly, as on the id route (`_weak_match`)
 
     def __bool__(self) -> bool:
         return self.if_match is not None or self.if_none_match is not None
@@ -188,7 +185,7 @@ class Precondition:
         """For a write that found `instance`: the version it must still be at when written (None:
         any), or `VersionMismatch` if it is not what the client expected."""
         etag = etag_for(instance)
-        if self.if_none_match is not None and (self.if_none_match == ["*"] or etag in self.if_none_match):
+        if self.if_none_match is not None and _weak_match(self.if_none_match, etag):
             raise VersionMismatch(f"The object exists, at {etag}; If-None-Match refuses it.")
         if self.if_match is None or self.if_match == ["*"]:
             return None
