@@ -69,11 +69,14 @@ MODULES = {
         "tests/signalsource/test_full_catalog.py",
         "tests/signalsource/test_properties.py",
     ],
+    # test_bulk.py and test_upsert_by_source.py: `apply_bulk` and `upsert_config` are run by no other.
     "signalsource/services.py": [
         "tests/signalsource/test_services.py",
         "tests/signalsource/test_merge_patch.py",
         "tests/signalsource/test_configs_uniqueness.py",
         "tests/signalsource/test_properties.py",
+        "tests/signalsource/test_upsert_by_source.py",
+        "tests/signalsource/test_bulk.py",
     ],
 }
 
@@ -100,6 +103,12 @@ def _configure(workdir: Path, module: str, tests: list[str]) -> None:
         # would cost seconds per mutant for functions the in-process tests already cover.
         "pytest_add_cli_args": ["-p", "no:cacheprovider", "-q", "-x", "--reuse-db", "-m", "not live_server_process"],
         "pytest_add_cli_args_test_selection": tests,
+        # A mutant that never ends (a retry loop that never succeeds: services.py's `while True`) is
+        # stopped after (estimate + constant) x multiplier seconds of wall time, the estimate being
+        # the time its tests took unmutated. mutmut's default (x15, +1) let each such mutant run for
+        # minutes; x3 (+5 s for the session's start) still leaves a loaded machine room.
+        "timeout_multiplier": 3.0,
+        "timeout_constant": 5.0,
     }
     lines = ["", "[tool.mutmut]"] + [f"{key} = {json.dumps(value)}" for key, value in section.items()]
     with (workdir / "pyproject.toml").open("a") as pyproject:
