@@ -8,6 +8,7 @@ through the retrying location; the schema is cached.
 import contextlib
 import http.client
 import json
+import re
 import socket
 import threading
 import time
@@ -15,7 +16,7 @@ import uuid
 
 import pytest
 
-from tests.deploy.topology import instances, nginx, nginx_available, postgresql_only
+from tests.deploy.topology import NGINX_CONF, instances, nginx, nginx_available, postgresql_only
 from tests.live_server import live_database
 
 pytestmark = [
@@ -203,3 +204,36 @@ def test_a_chunked_create_reaches_the_service_with_its_length(topology):
         conn.close()
     assert status == 201, created
     assert created["source_product"] == "github"
+
+
+def test_a_body_that_stops_arriving_is_cut_off_and_never_reaches_an_instance(topology):
+    # The service cannot time a body out (granian reads it without a deadline: docs/operations.md,
+    # "Known limits"); nginx does, between two reads, before an instance sees the request.
+    service, running = topology
+    body_timeout = int(re.search(r"client_body_timeout (\d+)s;", NGINX_CONF.read_text()).group(1))
+    path = service.configs_url.removeprefix(service.base_url)
+    key = uuid.uuid4().hex
+    body = json.dumps({"source_product": "error_tracking", "source_type": "issue_created", "config": {}}).encode()
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {service.raw_key}\r\n"
+        f"Content-Type: application/json\r\nIdempotency-Key: {key}\r\nX-Request-ID: cut-{key}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    host, port = service.base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=body_timeout + 10) as sock:
+        sock.sendall(head.encode() + body[:-5])  # then silence
+        started = time.monotonic()
+        answer = sock.recv(65536)
+        waited = time.monotonic() - started
+    # Closed after the timeout, with nothing sent (nginx logs 408 but writes no response on it).
+    assert answer == b""
+    assert body_timeout - 1 < waited < body_timeout + 5
+    # No instance saw it: nothing logged or stored, and the key is free for the client's retry.
+    assert [line for instance in running for line in instance.request_log() if key in line.get("request_id", "")] == []
+    headers = {"Authorization": f"Bearer {service.raw_key}", "Content-Type": "application/json", "Idempotency-Key": key}
+    status, response_headers, text = _request(service.base_url, "POST", path, headers, body)
+    assert status == 201, text
+    assert "Idempotent-Replayed" not in response_headers
+    status, _, text = _request(service.base_url, "GET", f"{path}?source_product=error_tracking", headers)
+    assert status == 200, text
+    assert [config["source_type"] for config in json.loads(text)["results"]] == ["issue_created"]
