@@ -4,7 +4,10 @@ a result per operation; the admin's enable/disable through the same service."""
 import json
 
 import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 
 from activity_log.models import ActivityLog
 from api.models import IdempotencyRecord
@@ -181,6 +184,38 @@ def test_the_same_pair_twice_is_refused_by_the_service_too(tenant):
         "operations": ["Operations 0 and 1 both name github/issue; name each source once."]
     }
     assert not SignalSourceConfig.objects.exists()
+
+
+def test_the_bulk_service_is_atomic_unless_told_and_takes_1_to_100_operations(tenant):
+    with pytest.raises(services.BulkRefused) as refused:
+        services.apply_bulk(project=tenant.project, operations=[{**GITHUB}, {**LINEAR, "enabled": "perhaps"}])
+    assert str(refused.value) == "1 of 2 operations refused"
+    assert refused.value.results[1].message_dict == {"enabled": ["Must be a valid boolean."]}
+    assert not SignalSourceConfig.objects.exists()
+
+    for count in (0, 101):
+        with pytest.raises(ValidationError) as wrong_length:
+            services.apply_bulk(
+                project=tenant.project, operations=[{**LINEAR, "source_type": f"t{i}"} for i in range(count)]
+            )
+        [(field, [detail])] = wrong_length.value.error_dict.items()
+        assert (field, detail.code, detail.message) == ("operations", "invalid_length", "Send 1 to 100 operations.")
+    hundred = [{**LINEAR, "source_type": f"t{i}"} for i in range(100)]
+    results = services.apply_bulk(project=tenant.project, operations=hundred, atomic=False)
+    assert [type(result) for result in results] == [ValidationError] * 100  # no such types, each refused alone
+
+
+def test_a_bulk_reads_its_configs_in_one_query(tenant):
+    for source in (GITHUB, LINEAR, ZENDESK):
+        make_config(tenant.project, **source)
+    table = SignalSourceConfig._meta.db_table
+
+    with CaptureQueriesContext(connection) as queries:
+        results = services.apply_bulk(project=tenant.project, operations=[{**GITHUB}, {**LINEAR}, {**ZENDESK}])
+
+    assert [outcome for _, outcome in results] == [services.UNCHANGED] * 3
+    reads = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT") and table in q["sql"]]
+    assert len(reads) == 1, reads
 
 
 def test_an_idempotency_key_replays_the_bulk_and_writes_nothing_more(tenant):

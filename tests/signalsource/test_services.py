@@ -1,13 +1,18 @@
 """The services enforce every rule a config must satisfy when called directly, without HTTP, and
 raise domain errors (Django's ValidationError, the model's DoesNotExist), never HTTP ones."""
 
+from datetime import timedelta
+
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
 
 from activity_log.models import ActivityLog
 from activity_log.services import Actor
 from api.conditional import VersionMismatch
 from change_events.models import ChangeEvent
+from change_events.services import ORDER_LOCK
 from signalsource import events, services
 from signalsource.models import SignalSourceConfig
 from tests.helpers import make_project, make_user
@@ -45,18 +50,35 @@ def test_create_stores_the_defaults(project):
     assert (stored.enabled, stored.config, stored.status, stored.created_by) == (True, {}, None, user)
 
 
-def test_create_refuses_a_pair_outside_the_catalog(project):
+@pytest.mark.parametrize(
+    ("product", "message"),
+    [
+        ("zendesk", "'issue' is not a valid source_type for 'zendesk'. Valid types: ticket."),
+        (
+            "error_tracking",
+            "'issue' is not a valid source_type for 'error_tracking'. "
+            "Valid types: issue_created, issue_reopened, issue_spiking.",
+        ),
+        (
+            "signals_check",
+            "'issue' is not a valid source_type for 'signals_check'. 'signals_check' takes no signal source config.",
+        ),
+    ],
+)
+def test_create_refuses_a_pair_outside_the_catalog_naming_the_products_types(project, product, message):
     refused(
-        lambda: create(project, source_product="zendesk", source_type="issue"),
-        "source_type",
-        "invalid_pair",
-        "'issue' is not a valid source_type for 'zendesk'. Valid types: ticket.",
+        lambda: create(project, source_product=product, source_type="issue"), "source_type", "invalid_pair", message
     )
     assert not SignalSourceConfig.objects.exists()
 
 
 def test_create_refuses_an_unknown_product(project):
-    refused(lambda: create(project, source_product="jira_cloud"), "source_product", "invalid_choice")
+    refused(
+        lambda: create(project, source_product="jira_cloud"),
+        "source_product",
+        "invalid_choice",
+        '"jira_cloud" is not a valid choice.',
+    )
     assert not SignalSourceConfig.objects.exists()
 
 
@@ -119,8 +141,13 @@ def test_validate_new_config_reports_the_duplicate_before_saving(project):
 def test_update_refuses_a_changed_source_and_accepts_the_same_one(project):
     config = create(project)
 
-    refused(lambda: services.update_config(config, source_product="linear"), "source_product", "immutable")
-    refused(lambda: services.update_config(config, source_type="ticket"), "source_type", "immutable")
+    for field, value in [("source_product", "linear"), ("source_type", "ticket")]:
+        refused(
+            lambda field=field, value=value: services.update_config(config, **{field: value}),
+            field,
+            "immutable",
+            f"{field} cannot be changed after creation.",
+        )
     services.update_config(config, source_product="github", source_type="issue", enabled=False)
 
     stored = SignalSourceConfig.objects.get(pk=config.pk)
@@ -156,7 +183,7 @@ def test_update_of_a_deleted_config_is_does_not_exist(project):
     config = create(project)
     SignalSourceConfig.objects.filter(pk=config.pk).delete()
 
-    with pytest.raises(SignalSourceConfig.DoesNotExist):
+    with pytest.raises(SignalSourceConfig.DoesNotExist, match=f"^Signal source config {config.pk} no longer exists.$"):
         services.update_config(config, enabled=False)
 
 
@@ -199,6 +226,118 @@ def test_a_retired_type_is_refused_only_where_the_caller_asks(project):
             '"evaluation" is not a valid choice.',
         )
     assert not SignalSourceConfig.objects.exists()
+
+
+def test_an_update_sending_a_retired_type_again_is_refused_only_where_the_caller_asks(project):
+    config = create(project, source_product="llm_analytics", source_type="evaluation")
+
+    assert services.validate_changes(config, source_type="evaluation", enabled=False) == {"enabled": False}
+    services.update_config(config, source_type="evaluation", enabled=False)
+    refused(
+        lambda: services.update_config(config, refuse_retired_types=True, source_type="evaluation", enabled=True),
+        "source_type",
+        "invalid_choice",
+        '"evaluation" is not a valid choice.',
+    )
+    services.update_config(config, refuse_retired_types=True, config={"steering": "s"})  # the type not sent
+
+    stored = SignalSourceConfig.objects.get(pk=config.pk)
+    assert (stored.enabled, stored.config, stored.version) == (False, {"steering": "s"}, 3)
+
+
+def test_an_update_moves_updated_at_and_the_version(project):
+    config = create(project)
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    SignalSourceConfig.objects.filter(pk=config.pk).update(updated_at=an_hour_ago)
+    config.refresh_from_db()
+
+    services.update_config(config, enabled=False)
+
+    stored = SignalSourceConfig.objects.get(pk=config.pk)
+    assert (stored.enabled, stored.version) == (False, 2)
+    assert stored.updated_at > an_hour_ago + timedelta(minutes=59)
+    assert (config.version, config.updated_at) == (2, stored.updated_at)
+
+
+def test_an_update_expecting_a_version_the_config_is_not_at_is_refused(project):
+    config = create(project)
+    stale = SignalSourceConfig.objects.get(pk=config.pk)
+    services.update_config(config, enabled=False)
+    mismatch = f"^Signal source config {config.pk} is not at version 1.$"
+
+    with pytest.raises(VersionMismatch, match=mismatch):
+        services.update_config(config, expected_version=1, config={"steering": "s"})  # it read version 2
+    with pytest.raises(VersionMismatch, match=mismatch):
+        services.update_config(stale, expected_version=1, config={"steering": "s"})  # it read 1, the row moved on
+    with pytest.raises(VersionMismatch, match=f"^Signal source config {config.pk} is not at version 3.$"):
+        services.update_config(config, expected_version=3, config={"steering": "s"})  # a version yet to come
+
+    stored = SignalSourceConfig.objects.get(pk=config.pk)
+    assert (stored.config, stored.version) == ({}, 2)
+    services.update_config(config, expected_version=2, config={"steering": "s"})
+    assert SignalSourceConfig.objects.get(pk=config.pk).version == 3
+
+
+def test_a_key_added_with_a_null_value_is_written(project):
+    # The activity log cannot tell a null key from a missing one: the write has no record.
+    config = create(project, config={"steering": "s"})
+
+    services.update_config(config, config={"steering": "s", "note": None})
+
+    stored = SignalSourceConfig.objects.get(pk=config.pk)
+    assert (stored.config, stored.version) == ({"steering": "s", "note": None}, 2)
+
+
+def _order_lock_held() -> bool:
+    high, low = divmod(ORDER_LOCK, 2**32)  # a bigint advisory lock is shown as its two halves
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+            " AND classid::bigint = %s AND objid::bigint = %s",
+            [high, low],
+        )
+        return cursor.fetchone()[0] == 1
+
+
+@pytest.mark.django_db(transaction=True)  # real transactions: the lock is held to commit
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the advisory lock is PostgreSQL's")
+def test_on_postgresql_every_write_takes_the_feeds_order_lock(project):
+    with transaction.atomic():
+        config = create(project)
+        assert _order_lock_held()
+    for write in (
+        lambda: services.update_config(config, enabled=False),
+        lambda: services.update_config(config, config={"note": None}),  # a change without a record
+        lambda: services.set_status(config, "running"),
+        lambda: services.delete_config(config),
+    ):
+        with transaction.atomic():
+            write()
+            assert _order_lock_held()
+    assert not _order_lock_held()
+    assert not SignalSourceConfig.objects.exists()
+
+
+def test_a_stored_integer_beyond_64_bits_is_replaced_by_an_update(project):
+    # Stored before the catalog refused such numbers: the JSON encoder that compares configs
+    # refuses it too, and a value it cannot compare counts as changed.
+    config = create(project)
+    SignalSourceConfig.objects.filter(pk=config.pk).update(config={"n": 2**64})
+    config.refresh_from_db()
+
+    services.update_config(config, config={"n": 1})
+
+    assert SignalSourceConfig.objects.get(pk=config.pk).config == {"n": 1}
+
+
+def test_a_create_fills_in_the_sources_defaults_only_where_the_caller_asks(project):
+    replay = {"source_product": "session_replay", "source_type": "session_analysis_cluster"}
+
+    as_sent = create(project, **replay, config={"steering": "s"})
+    filled = create(make_project(), **replay, with_defaults=True, config={"steering": "s"})
+
+    assert SignalSourceConfig.objects.get(pk=as_sent.pk).config == {"steering": "s"}
+    assert SignalSourceConfig.objects.get(pk=filled.pk).config == {"steering": "s", "sample_rate": 0.1}
 
 
 def test_a_duplicate_is_the_same_product_and_type_in_the_same_project(project):

@@ -8,6 +8,8 @@ import pytest
 from django.utils import timezone
 
 from activity_log.models import ActivityLog
+from activity_log.services import Actor
+from api.conditional import Precondition, VersionMismatch
 from signalsource import services
 from signalsource.models import SignalSourceConfig
 from tests.helpers import (
@@ -320,3 +322,38 @@ def test_an_upsert_whose_row_is_deleted_under_it_creates_it_again(tenant):
     assert (outcome, config.enabled) == (services.CREATED, False)
     assert config.pk != gone.pk
     assert SignalSourceConfig.objects.get(project=tenant.project).pk == config.pk
+
+
+def test_the_upsert_service_by_default_fills_in_the_defaults_and_refuses_retired_types(tenant):
+    # Today's route's rules, whichever caller forgets to ask for them; the create has its actor.
+    with pytest.raises(services.ValidationError) as refused:
+        services.upsert_config(project=tenant.project, source_product="llm_analytics", source_type="evaluation")
+    assert refused.value.message_dict == {"source_type": ['"evaluation" is not a valid choice.']}
+
+    config, outcome = services.upsert_config(
+        project=tenant.project, source_product=REPLAY[0], source_type=REPLAY[1], actor=Actor.command("seed")
+    )
+
+    assert (outcome, SignalSourceConfig.objects.get(pk=config.pk).config) == (services.CREATED, {"sample_rate": 0.1})
+    assert ActivityLog.objects.get(item_id=str(config.pk)).actor == "seed"
+
+
+def test_an_if_match_checked_against_a_row_read_before_a_concurrent_write_writes_nothing(tenant):
+    # As in a bulk, which reads its rows first: the version If-Match named is the one written at.
+    row = make_config(tenant.project, enabled=True)
+    read_before = SignalSourceConfig.objects.get(pk=row.pk)
+    services.update_config(row, config={"steering": "theirs"})
+
+    with pytest.raises(VersionMismatch):
+        services.upsert_config(
+            project=tenant.project,
+            source_product="github",
+            source_type="issue",
+            existing=read_before,
+            precondition=Precondition('"1"'),
+            enabled=False,
+        )
+
+    stored = SignalSourceConfig.objects.get(pk=row.pk)
+    assert (stored.enabled, stored.config, stored.version) == (True, {"steering": "theirs"}, 2)
+    assert records(row.id) == ["updated"]
