@@ -82,14 +82,20 @@ def flatten(values: dict, expand: tuple[str, ...] = ()) -> dict:
 
 def changes_between(scope: str, before: dict | None, after: dict | None) -> list[Change]:
     """Field-level changes between two flat snapshots (see `flatten`). A field that is missing or
-    None on one side is absent there: present only after is "created", only before is "deleted"."""
+    None on one side is absent there: present only after is "created", only before is "deleted".
+    Between two snapshots (an update) a field on one side only is a change even when its value is
+    None: a config key added or removed with a null value is a write, and has its record and event."""
+    updated = before is not None and after is not None
     before, after = before or {}, after or {}
     changes = []
     for field in [*before, *(name for name in after if name not in before)]:
         old, new = before.get(field), after.get(field)
-        if (old is None and new is None) or (old == new and type(old) is type(new)):
+        if updated and (field in before) != (field in after):
+            action = "created" if field in after else "deleted"
+        elif (old is None and new is None) or (old == new and type(old) is type(new)):
             continue
-        action = "created" if old is None else "deleted" if new is None else "changed"
+        else:
+            action = "created" if old is None else "deleted" if new is None else "changed"
         changes.append(Change(type=scope, action=action, field=field, before=old, after=new))
     return changes
 

@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 
 from activity_log.models import ActivityLog
 from activity_log.services import Actor, Change, Detail
+from change_events.models import ChangeEvent
 from signalsource import services
 from signalsource.models import SignalSourceConfig
 from tests.helpers import admin_url, configs_url, make_config, run
@@ -105,6 +106,29 @@ def test_a_change_of_type_alone_is_recorded(tenant):
     assert created_record.activity == "created"
     assert (to_true.activity, changes(to_true)) == ("updated", {change("config.n", "changed", 1, True)})
     assert (to_float.activity, changes(to_float)) == ("updated", {change("config.n", "changed", True, 1.0)})
+
+
+def test_a_config_key_added_or_removed_with_a_null_value_is_recorded(tenant):
+    """`{}` and `{"note": null}` are different configs (the write moves the version): each change
+    between them has its record, with the key's action, as the change feed has its event."""
+    created = tenant.client.post(
+        tenant.url, {"source_product": "github", "source_type": "issue", "config": {}}, format="json"
+    )
+    config_id = created.json()["id"]
+    url = configs_url(tenant.project.id, config_id)
+
+    added = tenant.client.patch(url, {"config": {"note": None}}, format="json")
+    assert added.status_code == 200, added.json()
+    assert added.json()["config"] == {"note": None}
+    removed = tenant.client.patch(url, {"config": {}}, format="json")
+    assert removed.status_code == 200, removed.json()
+
+    created_record, to_null, to_nothing = records(config_id)
+    assert created_record.activity == "created"
+    assert (to_null.activity, changes(to_null)) == ("updated", {change("config.note", "created")})
+    assert (to_nothing.activity, changes(to_nothing)) == ("updated", {change("config.note", "deleted")})
+    sequences = ChangeEvent.objects.filter(subject=config_id).order_by("sequence").values_list("sequence", flat=True)
+    assert list(sequences) == [1, 2, 3]
 
 
 def test_no_record_holds_the_raw_key(tenant):

@@ -279,7 +279,7 @@ def test_an_update_expecting_a_version_the_config_is_not_at_is_refused(project):
 
 
 def test_a_key_added_with_a_null_value_is_written(project):
-    # The activity log cannot tell a null key from a missing one: the write has no record.
+    # Its record and event: tests/activity_log/test_recording.py.
     config = create(project, config={"steering": "s"})
 
     services.update_config(config, config={"steering": "s", "note": None})
