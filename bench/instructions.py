@@ -16,6 +16,7 @@ enough: PROFILE_PROJECTS picks the scale, 1000 here by default).
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -26,8 +27,11 @@ SCRIPT = ROOT / "bench" / "profile_requests.py"
 TOTAL = re.compile(rb"^summary:\s+(\d+)", re.MULTILINE)
 
 
-def instructions(checkout: Path, scenario: str, requests: int, warmup: int, extra: tuple = ()) -> int:
-    """Every instruction of one run of profile_requests.py (`--plain`, and `extra`) over `checkout`'s code."""
+def instructions(
+    checkout: Path, scenario: str, requests: int, warmup: int, extra: tuple = (), keep: Path | None = None
+) -> int:
+    """Every instruction of one run of profile_requests.py (`--plain`, and `extra`) over `checkout`'s code;
+    the profile is copied to `keep` when given (for callgrind_annotate)."""
     python = checkout / ".venv" / "bin" / "python"
     if not python.exists():
         python = ROOT / ".venv" / "bin" / "python"
@@ -58,12 +62,21 @@ def instructions(checkout: Path, scenario: str, requests: int, warmup: int, extr
             stderr=subprocess.PIPE,
             cwd=checkout,
         )
+        if keep:
+            keep.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(out, keep)
         return int(TOTAL.search(out.read_bytes()).group(1))
 
 
-def per_request(checkout: Path, scenario: str, low: int, high: int, warmup: int, extra: tuple = ()) -> float:
-    high_count = instructions(checkout, scenario, high, warmup, extra)
-    return (high_count - instructions(checkout, scenario, low, warmup, extra)) / (high - low)
+def per_request(
+    checkout: Path, scenario: str, low: int, high: int, warmup: int, extra: tuple = (), keep: Path | None = None
+) -> float:
+    """Instructions per request: the difference of two runs over the difference in their requests."""
+    counts = [
+        instructions(checkout, scenario, requests, warmup, extra, keep and keep / f"{scenario}.{requests}.callgrind")
+        for requests in (high, low)
+    ]
+    return (counts[0] - counts[1]) / (high - low)
 
 
 def main() -> None:
@@ -78,6 +91,12 @@ def main() -> None:
     parser.add_argument("--low", type=int, default=20, help="timed requests of the first run")
     parser.add_argument("--high", type=int, default=60, help="timed requests of the second run")
     parser.add_argument("--warmup", type=int, default=40, help="requests before either run's timed ones")
+    parser.add_argument(
+        "--keep-profiles",
+        type=Path,
+        metavar="DIR",
+        help="keep each run's callgrind profile in DIR/<after|before>/ (callgrind_annotate --inclusive=yes)",
+    )
     args = parser.parse_args()
     if args.base_checkout and args.without_events:
         parser.error("--base-checkout or --without-events, not both")
@@ -90,7 +109,8 @@ def main() -> None:
     for scenario in args.scenarios.split(","):
         counts = {}
         for name, checkout, extra in checkouts:
-            counts[name] = per_request(checkout, scenario, args.low, args.high, args.warmup, extra)
+            keep = args.keep_profiles and args.keep_profiles / name
+            counts[name] = per_request(checkout, scenario, args.low, args.high, args.warmup, extra, keep)
             print(f"  {scenario:14} {name:6} {counts[name] / 1e6:8.3f} M", flush=True)
         if "before" in counts:
             print(f"  {scenario:14} after/before {counts['after'] / counts['before']:.3f}", flush=True)
