@@ -137,6 +137,17 @@ def test_on_postgresql_a_write_with_a_lock_takes_it_and_holds_it_to_commit(tenan
     assert ActivityLog.objects.get().activity == "deleted"
 
 
+def test_a_write_with_a_lock_is_made_on_every_database(tenant):
+    # The lock is PostgreSQL's (see the test above); elsewhere the write is made without it.
+    config = make_config(tenant.project)
+    update = sql.update(SignalSourceConfig, {"enabled": False}, where={"id": config.pk})
+    assert sql.execute(update, lock=4242) == 1
+    delete = sql.delete(SignalSourceConfig, where={"id": config.pk})
+    assert sql.write_then_insert(delete, _record(tenant.project), lock=4343) == 1
+    assert not SignalSourceConfig.objects.exists()
+    assert ActivityLog.objects.get().activity == "deleted"
+
+
 @isolate_apps("common")
 @pytest.mark.parametrize(
     "computed",
@@ -149,6 +160,7 @@ def test_a_column_the_database_computes_is_refused_by_the_writes(computed):
     class Computed(models.Model):
         name = models.CharField(max_length=10)
         value = computed
+        other = models.IntegerField(db_default=2)
 
         class Meta:
             app_label = "common"
@@ -156,10 +168,11 @@ def test_a_column_the_database_computes_is_refused_by_the_writes(computed):
         def __str__(self) -> str:
             return self.name
 
-    with pytest.raises(TypeError, match="the database computes value"):
+    message = r"^common\.sql cannot insert Computed: the database computes value, other\. Save it with the ORM\.$"
+    with pytest.raises(TypeError, match=message):
         sql.insert(Computed(name="a"))
-    with pytest.raises(TypeError, match=r"cannot write Computed\.value"):
-        sql.update(Computed, {"value": 2}, where={"id": 1})
+    with pytest.raises(TypeError, match=r"^common\.sql cannot write Computed\.value, other\.$"):
+        sql.update(Computed, {"value": 2, "other": 3, "name": "b"}, where={"id": 1})
 
 
 def test_the_hand_written_reads_and_writes_ask_the_routers_like_the_orm(tenant, settings):
@@ -175,5 +188,24 @@ def test_the_hand_written_reads_and_writes_ask_the_routers_like_the_orm(tenant, 
     assert selectors.project_configs_page(project_id=tenant.project.id, offset=0, limit=10) == [config]
     assert ("read", "SignalSourceConfig") in RecordingRouter.asked
     RecordingRouter.asked.clear()
+    assert selectors.project_config(project_id=tenant.project.id, pk=config.pk)._state.db == "default"
+    # A write asks for the write database only, once to quote its statement and once to run it.
+    RecordingRouter.asked.clear()
     assert sql.execute(sql.update(SignalSourceConfig, {"enabled": False}, where={"id": config.pk})) == 1
-    assert ("write", "SignalSourceConfig") in RecordingRouter.asked
+    assert RecordingRouter.asked == [("write", "SignalSourceConfig")] * 2
+    RecordingRouter.asked.clear()
+    assert sql.execute(sql.delete(SignalSourceConfig, where={"id": config.pk})) == 1
+    assert RecordingRouter.asked == [("write", "SignalSourceConfig")] * 2
+    # An insert's statement is built on first use (then cached): each model's write database, then
+    # the write's again to run them.
+    new = SignalSourceConfig(
+        project=tenant.project, created_by=tenant.user, source_product="linear", source_type="issue"
+    )
+    sql._insert_of.cache_clear()
+    RecordingRouter.asked.clear()
+    assert sql.write_then_insert(sql.insert(new), _record(tenant.project)) == 1
+    assert RecordingRouter.asked == [
+        ("write", "SignalSourceConfig"),
+        ("write", "SignalSourceConfig"),
+        ("write", "ActivityLog"),
+    ]
