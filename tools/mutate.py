@@ -63,7 +63,12 @@ MODULES = {
         "tests/api/test_tenancy_bypass.py",
         "tests/api/test_rate_limits.py",
     ],
-    "api/throttling.py": ["tests/api/test_rate_limits.py"],
+    # test_bulk.py: `charge`, a bulk's per-operation cost; test_health.py: `ping_redis` (/readyz).
+    "api/throttling.py": [
+        "tests/api/test_rate_limits.py",
+        "tests/signalsource/test_bulk.py",
+        "tests/api/test_health.py",
+    ],
     "signalsource/catalog.py": [
         "tests/signalsource/test_catalog.py",
         "tests/signalsource/test_full_catalog.py",

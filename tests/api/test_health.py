@@ -6,8 +6,11 @@ import subprocess
 import sys
 
 import pytest
+from django.test import override_settings
 from rest_framework.test import APIClient
 
+from api.throttling import redis_breaker
+from tests.api.test_rate_limits import _redis_is_up, redis_cache_settings
 from tests.helpers import PROJECT_DIR
 
 # Run in a separate process whose settings point at a database that does not answer. The shared
@@ -118,3 +121,32 @@ def test_when_the_database_does_not_answer_readyz_is_503_and_healthz_stays_200(d
         "body": {"status": "unavailable", "detail": "The database does not answer."},
         "retry_after": "5",
     }
+
+
+# The probes with the rate limits' cache in Redis: the ping's answer, or its failure, is reported and
+# keeps the instance in service (api/health.py).
+@pytest.mark.django_db
+@pytest.mark.skipif(not _redis_is_up(), reason="needs the test Redis")
+def test_the_probes_report_a_redis_that_answers():
+    with override_settings(CACHES=redis_cache_settings()[0]):
+        for url in ("/healthz", "/readyz"):
+            response = APIClient().get(url)
+            assert response.status_code == 200, url
+            assert response.json() == {"status": "ok", "rate_limit_cache": "ok"}, url
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(not _redis_is_up(), reason="needs the test Redis")
+def test_the_probes_report_a_redis_that_does_not_answer_or_whose_breaker_is_open():
+    with override_settings(CACHES=redis_cache_settings()[0]):
+        redis_breaker.trip()  # a failure moments ago: Redis is not asked
+        response = APIClient().get("/readyz")
+        assert (response.status_code, response.json()) == (200, {"status": "ok", "rate_limit_cache": "unavailable"})
+    redis_breaker.reset()
+    refused = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
+    }
+    with override_settings(CACHES=refused):
+        response = APIClient().get("/readyz")
+        assert (response.status_code, response.json()) == (200, {"status": "ok", "rate_limit_cache": "unavailable"})
+        assert redis_breaker.is_open()  # the failure tripped it
