@@ -3,11 +3,14 @@ and `Retry-After` in the flat error format, counted in the cache that every serv
 
 import os
 import random
+import threading
 import time
 import uuid
 
+import psycopg
 import pytest
 import redis
+from django.db import connection, connections
 from django.test import RequestFactory, override_settings
 from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
@@ -379,3 +382,34 @@ def test_several_server_workers_enforce_one_limit(tmp_path, cache):
         # Sequential requests, each on a new connection: the workers take turns accepting them.
         statuses = [call(base_url, "GET", path, service.raw_key)[0] for _ in range(12)]
     assert statuses == [200] * 6 + [429] * 6
+
+
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_two_database_counts_of_one_subject_take_turns():
+    # Each count is a read, then an insert: without the subject's advisory lock, two workers counting
+    # at once would both read the same count and both let a request through at the limit.
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite runs one writer at a time; PostgreSQL takes the subject's advisory lock")
+    subject = f"race-{uuid.uuid4().hex}"
+    other_worker = psycopg.connect(**connection.get_connection_params())
+    counted = threading.Event()
+
+    def count():
+        try:
+            throttling._count_in_database(subject, [throttling.Limit("burst", 1, 60)], time.time())
+        finally:
+            connections.close_all()  # this thread's connection
+        counted.set()
+
+    try:
+        with other_worker.transaction():
+            # The other worker is inside its count of the same subject.
+            other_worker.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [subject])
+            counting = threading.Thread(target=count)
+            counting.start()
+            assert not counted.wait(1.0), "the count did not wait for the other worker's"
+        assert counted.wait(30), "the count never ended after the other worker's"
+        counting.join()
+    finally:
+        other_worker.close()
+    assert RateLimitHit.objects.filter(subject=subject).count() == 1
