@@ -87,8 +87,9 @@ clients/node_modules/.installed: clients/package.json clients/package-lock.json
 
 # The suite runs in parallel (pytest-xdist), one worker per core; each worker gets a test database of
 # its own (pytest-django suffixes the name: test_test_gw0, ...) and whole files (loadfile), so that a
-# file's fixtures (a live server, built clients) start once. On this 2-core machine, idle: SQLite
-# 5 min 35 s against 10 min 43 s serially; PostgreSQL 7 min 34 s. PYTEST_PARALLEL= (empty) runs serially.
+# file's fixtures (a live server, built clients) start once. On this 2-core machine, idle, side by
+# side: SQLite 5 min 35 s against 10 min 43 s serially; PostgreSQL 7 min 34 s (later runs: 9-10 and
+# 11 min). PYTEST_PARALLEL= (empty) runs serially.
 PYTEST_PARALLEL ?= -n auto --dist loadfile
 
 ## test: set up and run the whole suite (PostgreSQL too: DATABASE_URL=postgres://root@127.0.0.1:5432/test)
