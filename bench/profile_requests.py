@@ -62,6 +62,12 @@ TARGETS = 200
 ENABLED: dict[str, bool] = {}
 
 
+def empty_write_projects() -> None:
+    """Deletes every config of the write projects (the seeded projects' successors)."""
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM signalsource_signalsourceconfig WHERE project_id > %s", [PROJECTS])
+
+
 def targets() -> tuple[list[tuple[int, str, str]], list[tuple[int, str, str]]]:
     """(project, raw key, a config id) for reads, and the same in the write projects (one config each,
     created here)."""
@@ -79,9 +85,9 @@ def targets() -> tuple[list[tuple[int, str, str]], list[tuple[int, str, str]]]:
             [PROJECTS, TARGETS],
         )
         write_projects = cursor.fetchall()
-        # Every run starts from empty write projects, whatever an interrupted run left: a run that found
-        # its configs made fewer requests before the timed ones, which moved callgrind's whole-process count.
-        cursor.execute("DELETE FROM signalsource_signalsourceconfig WHERE project_id > %s", [PROJECTS])
+    # Every run starts from empty write projects, whatever an interrupted run left: a run that found
+    # its configs made fewer requests before the timed ones, which moved callgrind's whole-process count.
+    empty_write_projects()
     writes = []
     for project, organization in write_projects:
         raw_key = seed.bench_raw_key(seed.bench_email(organization))
@@ -298,8 +304,7 @@ def main() -> None:
         if args.reads:
             compare_reads(reads)
     finally:  # the write projects are left empty, as the benchmark expects them
-        with connection.cursor() as cursor:
-            cursor.execute("DELETE FROM signalsource_signalsourceconfig WHERE project_id > %s", [PROJECTS])
+        empty_write_projects()
 
 
 def profile_scenario(scenario: str, args, reads, writes) -> None:
